@@ -74,3 +74,13 @@ Name of the bundled Grafana's Service, computed like the grafana chart does.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+A map of labels or annotations with every value quoted as a string: toYaml would
+leave values such as `y`, `on` or `1` bare, and the API server rejects them.
+*/}}
+{{- define "caretta.stringMap" -}}
+{{- range $k, $v := . }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
