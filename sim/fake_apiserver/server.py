@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
 import ssl
@@ -309,6 +310,22 @@ class APIHandler(BaseHTTPRequestHandler):
         while not st.stopping and time.monotonic() < end:
             time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
 
+    def _client_gone(self):
+        """True if the peer closed the connection (polled while a watch is idle)."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            self.connection.settimeout(0.01)
+            try:
+                return self.connection.recv(1) == b""
+            finally:
+                self.connection.settimeout(self.timeout)
+        except (ssl.SSLWantReadError, socket.timeout, TimeoutError):
+            return False
+        except (OSError, ValueError):
+            return True
+
     def _accept(self):
         return self.headers.get("Accept", "") or ""
 
@@ -573,6 +590,7 @@ class APIHandler(BaseHTTPRequestHandler):
             return True
 
         ended_ok = True
+        reason = None
         try:
             gen = st.close_gen
             init_lines = []
@@ -605,6 +623,7 @@ class APIHandler(BaseHTTPRequestHandler):
             deadline = now + timeout
             interval = app.bookmark_interval
             next_bm = now + interval
+            next_probe = now + 1.0
             while True:
                 reason = None
                 with st.cond:
@@ -618,6 +637,11 @@ class APIHandler(BaseHTTPRequestHandler):
                             break
                         if st.rv > last or (allow_bm and now >= next_bm):
                             break
+                        if now >= next_probe:
+                            next_probe = now + 1.0
+                            if self._client_gone():
+                                reason = "gone"
+                                break
                         wake = min(deadline, next_bm) if allow_bm else deadline
                         st.cond.wait(min(max(wake - now, 0.001), 1.0))
                     if reason:
@@ -670,6 +694,9 @@ class APIHandler(BaseHTTPRequestHandler):
                     return
         finally:
             app.stats.watch_delta(-1)
+            if reason == "gone":
+                ended_ok = False
+                self.close_connection = True
             if ended_ok:
                 try:
                     self.wfile.write(b"0\r\n\r\n")

@@ -35,6 +35,7 @@ class Store:
         self.objects = {}          # plural -> {(ns, name): obj}
         self.history = []          # history[i].rv == self.hist_base + i
         self.hist_base = initial_rv + 1
+        self.compacted_rv = initial_rv
         self.history_size = max(1, int(history_size))
         self.stopping = False
         self.close_gen = 0         # bumped to end all open watches cleanly
@@ -113,17 +114,13 @@ class Store:
             return n
 
     def compact(self, rv=None):
-        """Forget history up to rv (default: everything); watches/continues from
-        an older resourceVersion get 410 Expired afterwards."""
+        """Like etcd compaction: new watches, continue tokens and Exact lists from a
+        resourceVersion older than rv (default: the current one) get 410 Expired.
+        Watches already open keep streaming."""
         with self.cond:
             target = self.rv if rv is None else min(int(rv), self.rv)
-            drop = min(max(0, target + 1 - self.hist_base), len(self.history))
-            del self.history[:drop]
-            self.hist_base += drop
-            if not self.history:
-                self.hist_base = self.rv + 1
-            self.cond.notify_all()
-            return self.hist_base - 1
+            self.compacted_rv = max(self.compacted_rv, target)
+            return self.oldest_valid_rv
 
     def stop(self):
         with self.cond:
@@ -139,8 +136,8 @@ class Store:
 
     @property
     def oldest_valid_rv(self):
-        """Smallest resourceVersion a watch may start from."""
-        return self.hist_base - 1
+        """Smallest resourceVersion a new watch may start from."""
+        return max(self.hist_base - 1, self.compacted_rv)
 
     def events_after(self, rv, limit):
         """Events with resourceVersion > rv (up to limit). Caller holds cond.
@@ -163,7 +160,7 @@ class Store:
             cur = dict(self.objects.get(plural, {}))
             if at_rv is None or at_rv >= self.rv:
                 return self.rv, cur
-            if at_rv < self.hist_base - 1:
+            if at_rv < self.oldest_valid_rv:
                 raise Expired()
             for ev in reversed(self.history[at_rv + 1 - self.hist_base:]):
                 if ev.plural != plural:
