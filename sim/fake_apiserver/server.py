@@ -899,6 +899,10 @@ class _Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
 
     def finish_request(self, request, client_address):
+        try:  # headers and body go out in separate writes: avoid Nagle delays
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.ssl_ctx is None:
             return super().finish_request(request, client_address)
         request.settimeout(30)
@@ -1044,7 +1048,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05},
                                 daemon=True, name=n) for s, n in ((api, "api"),
                                                                   (ctl, "control"))]
     for t in threads:

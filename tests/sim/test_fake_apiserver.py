@@ -289,7 +289,7 @@ class WatchTest(ServerTest):
                                     int(rv) + 1)
             self.assertEqual(set(ev["object"]["metadata"]) - {"creationTimestamp"},
                              {"resourceVersion"})
-        with self.srv.watch(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=2") as w:
+        with self.srv.watch(f"/api/v1/pods?watch=1&resourceVersion={rv}&timeoutSeconds=1") as w:
             self.assertIsNone(w.next_event(5))  # no bookmarks when not asked for
             self.assertTrue(w.clean_end)
 
