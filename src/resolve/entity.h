@@ -1,0 +1,24 @@
+// The thing at one end of a link: a workload, Service, node or external host.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+
+namespace caretta::resolve {
+
+struct Entity {
+  std::string name;        // workload / Service / node name, DNS name, or IP
+  std::string namespace_;  // Kubernetes namespace, "node" or "external"
+  std::string kind;        // Deployment, StatefulSet, ..., Service, node, external
+  std::string owner;       // direct controller when TRAVERSE_UP_HIERARCHY=false
+  std::string zone;        // topology.kubernetes.io/zone of the node, if known
+
+  friend bool operator==(const Entity&, const Entity&) = default;
+  friend auto operator<=>(const Entity& a, const Entity& b) {
+    return std::tie(a.name, a.namespace_, a.kind, a.owner) <=>
+           std::tie(b.name, b.namespace_, b.kind, b.owner);
+  }
+};
+
+}  // namespace caretta::resolve

@@ -1,0 +1,230 @@
+#include "tracer/bpf_tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/epoll.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "caretta.skel.h"
+#include "spdlog/spdlog.h"
+
+namespace caretta::tracer {
+namespace {
+
+constexpr std::string_view kCounterNames[CARETTA_CNT_MAX] = {
+    "opened_client", "opened_server",   "closed",       "failed_connect", "loopback",
+    "self",          "drop_table_full", "drop_storage", "drop_ringbuf"};
+
+std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
+
+std::string KernelRelease() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+// Closes an fd on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::uint32_t RoundUpPow2(std::uint32_t v) {
+  std::uint32_t p = 4096;
+  while (p < v && p < (1u << 30)) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+std::string_view CounterName(int index) {
+  return index >= 0 && index < CARETTA_CNT_MAX ? kCounterNames[index] : "unknown";
+}
+
+BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
+  probe_info_.kernel_release = KernelRelease();
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+    throw TracerError(
+        "kernel BTF (/sys/kernel/btf/vmlinux) is not readable: CO-RE needs "
+        "CONFIG_DEBUG_INFO_BTF=y");
+  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, nullptr) != 1)
+    throw TracerError("kernel lacks BPF socket storage (BPF_MAP_TYPE_SK_STORAGE, Linux >= 5.2)");
+  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) != 1)
+    throw TracerError("kernel lacks the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8)");
+
+  skel_ = caretta_bpf__open();
+  if (!skel_) throw TracerError("cannot open the BPF object: " + Errno(errno));
+
+  skel_->rodata->self_tgid = config_.self_tgid;
+  skel_->rodata->self_port = config_.self_port;
+  skel_->rodata->self_netns = config_.self_netns;
+  skel_->rodata->max_connections = config_.max_connections;
+  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
+  int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
+  // The benchmark floor program is only loaded by the benchmark.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    throw TracerError("cannot configure the BPF object: " + Errno(err));
+  }
+
+  err = caretta_bpf__load(skel_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    throw TracerError("the kernel rejected the BPF programs (" + Errno(err) +
+                      "); needs CAP_BPF+CAP_PERFMON (or root), BTF, tp_btf and "
+                      "iter/bpf_sk_storage_map support (Linux >= 5.11)");
+  }
+  skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
+  if (!skel_->links.on_state_change) {
+    int e = errno;
+    caretta_bpf__destroy(skel_);
+    throw TracerError("cannot attach tp_btf/inet_sock_set_state: " + Errno(e));
+  }
+  {
+    // The sk_storage iterator walks one map, named at attach time.
+    union bpf_iter_link_info info = {};
+    info.map.map_fd = bpf_map__fd(skel_->maps.sockets);
+    DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
+                        .link_info_len = sizeof(info));
+    skel_->links.dump_sockets = bpf_program__attach_iter(skel_->progs.dump_sockets, &opts);
+  }
+  if (!skel_->links.dump_sockets) {
+    int e = errno;
+    caretta_bpf__destroy(skel_);
+    throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
+  }
+  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.closed_events), &BpfTracer::OnRingRecord, this,
+                           nullptr);
+  if (!ring_) {
+    int e = errno;
+    caretta_bpf__destroy(skel_);
+    throw TracerError("cannot open the close-event ring buffer: " + Errno(e));
+  }
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ <= 0) ncpus_ = 1;
+  probe_info_.state_hook = "tp_btf/inet_sock_set_state";
+  probe_info_.counter_source = "iter/bpf_sk_storage_map";
+  probe_info_.close_channel = "ringbuf";
+  ring_thread_ = std::thread([this] { RingLoop(); });
+  spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
+               probe_info_.state_hook, probe_info_.counter_source, probe_info_.kernel_release,
+               config_.max_connections, RoundUpPow2(config_.ringbuf_bytes) / 1024);
+}
+
+BpfTracer::~BpfTracer() {
+  stop_ = true;
+  if (ring_thread_.joinable()) ring_thread_.join();
+  ring_buffer__free(ring_);
+  caretta_bpf__destroy(skel_);  // detaches every link
+}
+
+int BpfTracer::OnRingRecord(void* self, void* data, std::size_t size) {
+  if (size < sizeof(caretta_conn)) return 0;
+  caretta_conn raw;
+  std::memcpy(&raw, data, sizeof raw);
+  auto* tracer = static_cast<BpfTracer*>(self);
+  std::lock_guard lock(tracer->closed_mu_);
+  tracer->closed_.push_back(FromRaw(raw));
+  return 0;
+}
+
+void BpfTracer::RingLoop() {
+  // The BPF side wakes us only when the ring is a quarter full; a short timeout
+  // bounds the latency otherwise. Waiting happens outside the lock; consuming
+  // inside it, because Poll() drains the ring too (libbpf's consumer is not
+  // thread-safe).
+  int epfd = ring_buffer__epoll_fd(ring_);
+  while (!stop_) {
+    epoll_event ev{};
+    int n = epoll_wait(epfd, &ev, 1, 100);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("tracer: ring buffer wait failed: {}", Errno(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    DrainRing();
+  }
+}
+
+void BpfTracer::DrainRing() {
+  std::lock_guard lock(ring_mu_);
+  int n = ring_buffer__consume(ring_);
+  if (n < 0) spdlog::error("tracer: ring buffer read failed: {}", Errno(n));
+}
+
+std::vector<SocketSnapshot> BpfTracer::ReadIterator() {
+  std::vector<SocketSnapshot> live;
+  Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_sockets)));
+  if (fd.get() < 0) {
+    spdlog::error("tracer: cannot create socket iterator: {}", Errno(errno));
+    return live;
+  }
+  std::vector<char> buf(1 << 20);
+  std::size_t have = 0;
+  for (;;) {
+    ssize_t n = read(fd.get(), buf.data() + have, buf.size() - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) continue;
+      spdlog::error("tracer: reading socket iterator failed: {}", Errno(errno));
+      break;
+    }
+    if (n == 0) break;
+    have += static_cast<std::size_t>(n);
+    std::size_t whole = have - have % sizeof(caretta_conn);
+    for (std::size_t off = 0; off < whole; off += sizeof(caretta_conn)) {
+      caretta_conn raw;
+      std::memcpy(&raw, buf.data() + off, sizeof raw);
+      live.push_back(FromRaw(raw));
+    }
+    std::memmove(buf.data(), buf.data() + whole, have - whole);
+    have -= whole;
+  }
+  return live;
+}
+
+PollResult BpfTracer::Poll() {
+  // Order matters: the BPF side submits a socket's close record before it drops the
+  // socket's storage, so a socket the iterator no longer lists has its record in the
+  // ring by the time we drain it below.
+  std::vector<SocketSnapshot> live = ReadIterator();
+  DrainRing();
+  std::vector<SocketSnapshot> closed;
+  {
+    std::lock_guard lock(closed_mu_);
+    closed.swap(closed_);
+  }
+  PollResult result;
+  result.live_sockets = live.size();
+  result.deltas = tracker_.Apply(closed, live);
+  return result;
+}
+
+KernelCounters BpfTracer::ReadCounters() const {
+  KernelCounters totals{};
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
+  int fd = bpf_map__fd(skel_->maps.counters);
+  for (std::uint32_t i = 0; i < CARETTA_CNT_MAX; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) continue;
+    for (std::uint64_t v : per_cpu) totals[i] += v;
+  }
+  return totals;
+}
+
+std::uint64_t BpfTracer::TrackedSockets() const {
+  return __atomic_load_n(&skel_->bss->tracked_sockets, __ATOMIC_RELAXED);
+}
+
+}  // namespace caretta::tracer

@@ -1,0 +1,90 @@
+// RAII owner of the BPF skeleton: open → size maps → load → attach, every step
+// checked; destruction detaches all programs. Each Poll() returns the per-socket
+// deltas since the previous poll.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "caretta_types.h"
+#include "tracer/connection.h"
+#include "tracer/connection_tracker.h"
+
+struct caretta_bpf;
+struct ring_buffer;
+
+namespace caretta::tracer {
+
+struct TracerConfig {
+  std::uint32_t max_connections = 65536;   // tracked sockets at once
+  std::uint32_t ringbuf_bytes = 1u << 20;  // close records in flight (power of two)
+  std::uint32_t self_tgid = 0;             // skip the agent's own client sockets
+  std::uint16_t self_port = 0;             // skip connections to the agent's HTTP port ...
+  std::uint32_t self_netns = 0;            // ... in the agent's network namespace
+  bool track_loopback = false;
+};
+
+// Thrown when the kernel lacks something the tracer needs; the message names it.
+class TracerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Which kernel mechanisms are in use, for logs and caretta_probe_info.
+struct ProbeInfo {
+  std::string state_hook;      // e.g. "tp_btf/inet_sock_set_state"
+  std::string counter_source;  // e.g. "iter/bpf_sk_storage_map"
+  std::string close_channel;   // e.g. "ringbuf"
+  std::string kernel_release;
+};
+
+using KernelCounters = std::array<std::uint64_t, CARETTA_CNT_MAX>;
+std::string_view CounterName(int index);
+
+struct PollResult {
+  std::vector<ConnectionDelta> deltas;
+  std::size_t live_sockets = 0;  // sockets listed by the iterator this poll
+};
+
+class BpfTracer {
+ public:
+  explicit BpfTracer(const TracerConfig& config);  // throws TracerError
+  ~BpfTracer();
+  BpfTracer(const BpfTracer&) = delete;
+  BpfTracer& operator=(const BpfTracer&) = delete;
+
+  PollResult Poll();
+  KernelCounters ReadCounters() const;
+  std::uint64_t TrackedSockets() const;
+  const ProbeInfo& probe_info() const { return probe_info_; }
+  const ConnectionTracker::Stats& tracker_stats() const { return tracker_.stats(); }
+
+ private:
+  static int OnRingRecord(void* self, void* data, std::size_t size);
+  void RingLoop();
+  void DrainRing();
+  std::vector<SocketSnapshot> ReadIterator();
+
+  TracerConfig config_;
+  caretta_bpf* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  ProbeInfo probe_info_;
+  int ncpus_ = 1;
+
+  std::mutex ring_mu_;  // serializes ring_buffer__consume
+  std::mutex closed_mu_;
+  std::vector<SocketSnapshot> closed_;  // drained by the ring thread, taken by Poll()
+
+  std::atomic<bool> stop_{false};
+  std::thread ring_thread_;
+  ConnectionTracker tracker_;
+};
+
+}  // namespace caretta::tracer

@@ -1,0 +1,286 @@
+// The tracer against the real kernel: real TCP between network namespaces, exact
+// byte counts both ways, roles, failures, loopback, IPv6, many short connections.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "netns.h"
+#include "tcp.h"
+#include "tracer/bpf_tracer.h"
+
+namespace caretta {
+namespace {
+
+using testing::SendMethod;
+using testing::Socket;
+using tracer::Role;
+
+// Everything one socket did, summed over polls.
+struct Seen {
+  Role role = Role::kUnknown;
+  std::uint64_t sent = 0, received = 0;
+  std::uint32_t netns = 0;
+  std::string local_ip, remote_ip;
+  std::uint16_t local_port = 0, remote_port = 0;
+  bool closed = false, failed = false;
+  int polls_with_bytes = 0;
+};
+
+class TracerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    net_ = std::make_unique<testing::TestNetwork>(2);
+    tracer::TracerConfig cfg;
+    cfg.max_connections = 8192;
+    tracer_ = std::make_unique<tracer::BpfTracer>(cfg);
+  }
+
+  // Polls and folds deltas into `seen_` keyed by (netns, local port).
+  void Poll() {
+    auto result = tracer_->Poll();
+    for (const auto& d : result.deltas) {
+      Seen& s = seen_[d.socket.cookie];
+      s.role = d.socket.role;
+      s.sent += d.sent;
+      s.received += d.received;
+      s.netns = d.socket.netns;
+      s.local_ip = d.socket.local_ip.ToString();
+      s.remote_ip = d.socket.remote_ip.ToString();
+      s.local_port = d.socket.local_port;
+      s.remote_port = d.socket.remote_port;
+      s.closed = s.closed || d.socket.closed;
+      s.failed = s.failed || d.socket.failed;
+      if (d.sent || d.received) ++s.polls_with_bytes;
+    }
+  }
+
+  // Polls until `pred` holds or two seconds pass (the close handshake is async).
+  template <typename Pred>
+  void PollUntil(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    do {
+      Poll();
+      if (pred()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < deadline);
+  }
+
+  // The socket of host `host` whose local port is `port` (one per test exchange).
+  const Seen* Find(int host, std::uint16_t port) {
+    std::uint32_t netns = net_->NetnsInode(host);
+    for (const auto& [cookie, s] : seen_)
+      if (s.netns == netns && s.local_port == port) return &s;
+    return nullptr;
+  }
+
+  // One request/response exchange; returns (client port, server port).
+  std::pair<std::uint16_t, std::uint16_t> Exchange(bool v6, std::size_t request,
+                                                   std::size_t response, SendMethod method) {
+    const std::string server_ip = v6 ? net_->host(1).ipv6 : net_->host(1).ipv4;
+    Socket listener, client;
+    net_->RunIn(1, [&] { listener = testing::Listen(server_ip); });
+    net_->RunIn(0, [&] { client = testing::NewSocket(server_ip); });
+    EXPECT_TRUE(testing::Connect(client, server_ip, listener.LocalPort()));
+    Socket server = testing::Accept(listener);
+    // Receive on another thread: payloads exceed the socket buffers.
+    auto got_request =
+        std::async(std::launch::async, [&] { return testing::RecvExact(server, request); });
+    testing::SendAll(client, testing::Payload(request), method);
+    EXPECT_EQ(got_request.get(), testing::Payload(request));
+    auto got_response =
+        std::async(std::launch::async, [&] { return testing::RecvExact(client, response); });
+    testing::SendAll(server, testing::Payload(response, 'k'), method);
+    EXPECT_EQ(got_response.get(), testing::Payload(response, 'k'));
+    std::pair<std::uint16_t, std::uint16_t> ports{client.LocalPort(), listener.LocalPort()};
+    client.Close();
+    server.Close();
+    return ports;
+  }
+
+  void ExpectExact(std::uint16_t client_port, std::uint16_t server_port, std::size_t request,
+                   std::size_t response) {
+    PollUntil([&] {
+      const Seen* c = Find(0, client_port);
+      const Seen* s = Find(1, server_port);
+      return c && s && c->closed && s->closed;
+    });
+    const Seen* c = Find(0, client_port);
+    const Seen* s = Find(1, server_port);
+    if (!c) {
+      for (const auto& [k, v] : seen_)
+        std::fprintf(stderr, "seen netns=%u port=%u role=%d sent=%lu\n", v.netns, v.local_port,
+                     static_cast<int>(v.role), static_cast<unsigned long>(v.sent));
+      std::fprintf(stderr, "want netns=%u port=%u\n", net_->NetnsInode(0), client_port);
+    }
+    ASSERT_NE(c, nullptr) << "client socket not reported";
+    ASSERT_NE(s, nullptr) << "server socket not reported";
+    EXPECT_EQ(c->role, Role::kClient);
+    EXPECT_EQ(s->role, Role::kServer);
+    EXPECT_EQ(c->sent, request);
+    EXPECT_EQ(c->received, response);
+    EXPECT_EQ(s->sent, response);
+    EXPECT_EQ(s->received, request);
+    EXPECT_TRUE(c->closed);
+    EXPECT_TRUE(s->closed);
+    EXPECT_EQ(c->remote_port, server_port);
+    EXPECT_EQ(s->local_port, server_port);
+  }
+
+  std::unique_ptr<testing::TestNetwork> net_;
+  std::unique_ptr<tracer::BpfTracer> tracer_;
+  std::map<std::uint64_t, Seen> seen_;  // by socket cookie
+};
+
+class ExactBytes : public TracerTest, public ::testing::WithParamInterface<SendMethod> {};
+
+TEST_P(ExactBytes, BothDirectionsIPv4) {
+  const std::size_t request = 100'003, response = 777'777;
+  auto [cport, sport] = Exchange(false, request, response, GetParam());
+  ExpectExact(cport, sport, request, response);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSendPaths, ExactBytes,
+                         ::testing::Values(SendMethod::kSend, SendMethod::kWrite,
+                                           SendMethod::kWritev, SendMethod::kSendmsg,
+                                           SendMethod::kSendfile, SendMethod::kSplice),
+                         [](const auto& info) { return testing::MethodName(info.param); });
+
+TEST_F(TracerTest, IPv6ExactBytesAndAddresses) {
+  auto [cport, sport] = Exchange(true, 4096, 65, SendMethod::kSend);
+  ExpectExact(cport, sport, 4096, 65);
+  EXPECT_EQ(Find(0, cport)->remote_ip, net_->host(1).ipv6);
+  EXPECT_EQ(Find(1, sport)->remote_ip, net_->host(0).ipv6);
+}
+
+TEST_F(TracerTest, OpenedAndClosedBetweenTwoPolls) {
+  Poll();
+  auto [cport, sport] = Exchange(false, 1, 2, SendMethod::kWrite);
+  ExpectExact(cport, sport, 1, 2);
+}
+
+TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
+  const std::string ip = net_->host(1).ipv4;
+  Socket listener, client;
+  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
+  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
+  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
+  Socket server = testing::Accept(listener);
+  std::uint64_t total = 0;
+  for (int i = 1; i <= 6; ++i) {
+    const std::size_t n = 1000 * i + 1;
+    testing::SendAll(client, testing::Payload(n), SendMethod::kSend);
+    testing::RecvExact(server, n);
+    testing::SendAll(server, testing::Payload(64), SendMethod::kSend);
+    testing::RecvExact(client, 64);
+    total += n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let the ACKs land
+    Poll();
+    const Seen* c = Find(0, client.LocalPort());
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->sent, total) << "after poll " << i;
+    EXPECT_FALSE(c->closed);
+  }
+  EXPECT_GE(Find(0, client.LocalPort())->polls_with_bytes, 5);
+  std::uint16_t cport = client.LocalPort();
+  client.Close();
+  server.Close();
+  ExpectExact(cport, listener.LocalPort(), total, 6 * 64);
+}
+
+TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
+  const std::string ip = net_->host(1).ipv4;
+  auto before = tracer_->ReadCounters();
+  Socket client;
+  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
+  EXPECT_FALSE(testing::Connect(client, ip, 1));  // nothing listens on port 1
+  // The kernel has released the local port by the time a failed connect closes.
+  auto find_failed = [&]() -> const Seen* {
+    for (const auto& [key, s] : seen_)
+      if (s.failed && s.remote_port == 1 && s.netns == net_->NetnsInode(0)) return &s;
+    return nullptr;
+  };
+  PollUntil([&] { return find_failed() != nullptr; });
+  const Seen* c = find_failed();
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->failed);
+  EXPECT_EQ(c->sent, 0u);
+  EXPECT_EQ(c->role, Role::kClient);
+  auto after = tracer_->ReadCounters();
+  EXPECT_EQ(after[CARETTA_CNT_FAILED_CONNECT] - before[CARETTA_CNT_FAILED_CONNECT], 1u);
+}
+
+TEST_F(TracerTest, LoopbackIsCountedButNotReported) {
+  auto before = tracer_->ReadCounters();
+  Socket listener, client;
+  net_->RunIn(0, [&] {
+    listener = testing::Listen("127.0.0.1");
+    client = testing::NewSocket("127.0.0.1");
+  });
+  ASSERT_TRUE(testing::Connect(client, "127.0.0.1", listener.LocalPort()));
+  Socket server = testing::Accept(listener);
+  testing::SendAll(client, "hello", SendMethod::kSend);
+  testing::RecvExact(server, 5);
+  std::uint16_t cport = client.LocalPort(), sport = listener.LocalPort();
+  client.Close();
+  server.Close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Poll();
+  EXPECT_EQ(Find(0, cport), nullptr);
+  EXPECT_EQ(Find(0, sport), nullptr);
+  auto after = tracer_->ReadCounters();
+  EXPECT_EQ(after[CARETTA_CNT_LOOPBACK] - before[CARETTA_CNT_LOOPBACK], 2u);  // both ends
+}
+
+TEST_F(TracerTest, TwoThousandShortConnectionsAllCounted) {
+  const std::string ip = net_->host(1).ipv4;
+  Socket listener;
+  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
+  auto before = tracer_->ReadCounters();
+  const int kConnections = 2000;
+  std::uint64_t sent = 0;
+  net_->RunIn(0, [&] {
+    for (int i = 0; i < kConnections; ++i) {
+      Socket c = testing::NewSocket(ip);
+      if (!testing::Connect(c, ip, listener.LocalPort())) throw std::runtime_error("refused");
+      Socket s = testing::Accept(listener);
+      testing::SendAll(c, testing::Payload(10 + i % 7), SendMethod::kSend);
+      testing::RecvExact(s, 10 + i % 7);
+      sent += 10 + i % 7;
+      // Server closes first so the client side does not pile up in TIME_WAIT.
+      s.Close();
+      c.Close();
+    }
+  });
+  std::uint64_t client_sockets = 0, client_bytes = 0, server_sockets = 0;
+  auto tally = [&] {
+    client_sockets = client_bytes = server_sockets = 0;
+    for (const auto& [key, s] : seen_) {
+      if (s.remote_port == listener.LocalPort() && s.role == Role::kClient && s.closed) {
+        ++client_sockets;
+        client_bytes += s.sent;
+      }
+      if (s.local_port == listener.LocalPort() && s.role == Role::kServer && s.closed)
+        ++server_sockets;
+    }
+  };
+  PollUntil([&] {
+    tally();
+    return client_sockets == kConnections && server_sockets == kConnections;
+  });
+  auto after = tracer_->ReadCounters();
+  std::uint64_t drops = after[CARETTA_CNT_DROP_RINGBUF] - before[CARETTA_CNT_DROP_RINGBUF] +
+                        after[CARETTA_CNT_DROP_TABLE_FULL] - before[CARETTA_CNT_DROP_TABLE_FULL] +
+                        after[CARETTA_CNT_DROP_STORAGE] - before[CARETTA_CNT_DROP_STORAGE];
+  EXPECT_EQ(client_sockets + server_sockets + drops, 2u * kConnections);
+  if (drops == 0) {
+    EXPECT_EQ(client_bytes, sent);
+  }
+  EXPECT_EQ(after[CARETTA_CNT_OPENED_CLIENT] - before[CARETTA_CNT_OPENED_CLIENT], 2000u);
+}
+
+}  // namespace
+}  // namespace caretta
