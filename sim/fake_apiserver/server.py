@@ -307,8 +307,11 @@ class APIHandler(BaseHTTPRequestHandler):
     def _sleep(self, secs):
         end = time.monotonic() + secs
         st = self.server.app.store
-        while not st.stopping and time.monotonic() < end:
-            time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
+        while not st.stopping:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(0.05, left))
 
     def _client_gone(self):
         """True if the peer closed the connection (polled while a watch is idle)."""
@@ -638,20 +641,27 @@ class APIHandler(BaseHTTPRequestHandler):
                         if st.rv > last or (allow_bm and now >= next_bm):
                             break
                         if now >= next_probe:
-                            next_probe = now + 1.0
-                            if self._client_gone():
-                                reason = "gone"
-                                break
+                            reason = "probe"  # checked below, outside the lock
+                            break
                         wake = min(deadline, next_bm) if allow_bm else deadline
                         st.cond.wait(min(max(wake - now, 0.001), 1.0))
-                    if reason:
+                    if reason and reason != "probe":
                         break
-                    try:
-                        evs = st.events_after(last, WATCH_BATCH)
-                    except Expired:
-                        evs = None
-                        oldest = st.hist_base - 1
+                    if reason == "probe":
+                        evs = ()
+                    else:
+                        try:
+                            evs = st.events_after(last, WATCH_BATCH)
+                        except Expired:
+                            evs = None
+                            oldest = st.hist_base - 1
                     cur_rv = st.rv
+                if reason == "probe":
+                    next_probe = time.monotonic() + 1.0
+                    if self._client_gone():
+                        reason = "gone"
+                        break
+                    continue
                 if evs is None:
                     msg = f"too old resource version: {last} ({oldest + 1})"
                     self._write_chunk((dumps({"type": "ERROR", "object": status_obj(

@@ -70,6 +70,18 @@ class AuthTest(ServerTest):
         with open(self.srv.kubeconfig) as f:
             self.assertIn("token: rot-a", f.read())
 
+    def test_kubeconfig_token_file_mode(self):
+        srv = FakeApiServer(extra_args=["--kubeconfig-token-file"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        ct = os.path.join(srv.state_dir, "client-token")
+        with open(srv.kubeconfig) as f:
+            self.assertIn(f"tokenFile: {ct}", f.read())
+        srv.control("POST", "/tokens", {"tokens": ["tok-2", "tok-3"]})
+        with open(ct) as f:
+            self.assertEqual(f.read().strip(), "tok-2")
+        self.assertEqual(srv.request("/api/v1/pods", token="tok-3")[0], 200)
+
     def test_kubeconfig_shape(self):
         with open(self.srv.kubeconfig) as f:
             text = f.read()
