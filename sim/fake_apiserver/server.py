@@ -414,7 +414,7 @@ class APIHandler(BaseHTTPRequestHandler):
         except SelectorError as e:
             return self.send_status(400, "BadRequest", str(e))
         try:
-            limit = int(_qget(q, "limit") or 0)
+            limit = max(0, int(_qget(q, "limit") or 0))
         except ValueError:
             return self.send_status(400, "BadRequest", "invalid limit")
         cont = _qget(q, "continue")
@@ -458,7 +458,7 @@ class APIHandler(BaseHTTPRequestHandler):
         keys = sorted(objs)
         if start_key is not None:
             keys = [k for k in keys if k > start_key]
-        items, next_cont, remaining = [], None, None
+        items, next_cont, remaining, items_last = [], None, None, None
         for i, k in enumerate(keys):
             o = objs[k]
             if not match(o):
