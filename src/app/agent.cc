@@ -1,0 +1,168 @@
+#include "app/agent.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export/metrics.h"
+#include "resolve/host_resolver.h"
+#include "spdlog/spdlog.h"
+
+namespace caretta::app {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::uint32_t OwnNetns() {
+  struct stat st {};
+  return stat("/proc/self/ns/net", &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
+}
+
+}  // namespace
+
+Agent::Agent(Config config)
+    : config_(std::move(config)),
+      hostname_(config_.node_name.empty() ? Hostname() : config_.node_name),
+      start_time_(Now()),
+      table_(config_.max_links),
+      resolver_(hostname_) {
+  http_ = std::make_unique<exporter::HttpServer>(
+      config_.listen_address, config_.prometheus_port, config_.prometheus_endpoint,
+      exporter::HttpHandlers{
+          .metrics = [this] { return exporter::RenderMetrics(*table_.Snapshot(), Status()); },
+          .graph =
+              [this](double window) {
+                auto snap = table_.Snapshot();
+                return exporter::RenderGraphJson(*snap, window, snap->taken_at);
+              },
+          .ready = [this] { return ready_.load(); }});
+  http_->Start();
+
+  tracer::TracerConfig tc;
+  tc.max_connections = config_.max_connections;
+  tc.ringbuf_bytes = config_.ringbuf_kib * 1024;
+  tc.track_loopback = config_.track_loopback;
+  if (!config_.trace_self) {
+    tc.self_tgid = static_cast<std::uint32_t>(getpid());
+    tc.self_port = http_->port();
+    tc.self_netns = OwnNetns();
+  }
+  tracer_ = std::make_unique<tracer::BpfTracer>(tc);
+
+  resolver_.Add(std::make_shared<resolve::HostResolver>(
+      hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
+  if (config_.resolve_dns) {
+    dns_ = std::make_shared<resolve::DnsResolver>(resolve::DnsResolver::Options{});
+    resolver_.Add(dns_);
+  }
+  loop_ = std::thread([this] { Loop(); });
+}
+
+Agent::~Agent() { Stop(); }
+
+void Agent::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (http_) http_->Stop();
+  tracer_.reset();  // detaches the BPF programs
+  spdlog::info("agent: stopped, probes detached");
+}
+
+void Agent::Loop() {
+  const auto interval = std::chrono::seconds(config_.poll_interval_seconds);
+  std::unique_lock lock(stop_mu_);
+  for (;;) {
+    lock.unlock();
+    try {
+      PollOnce();
+    } catch (const std::exception& e) {
+      spdlog::error("agent: poll failed: {}", e.what());
+    }
+    lock.lock();
+    if (stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) return;
+  }
+}
+
+std::vector<links::LinkDelta> Agent::Resolve(const std::vector<tracer::ConnectionDelta>& deltas) {
+  std::vector<links::LinkDelta> out;
+  out.reserve(deltas.size());
+  for (const tracer::ConnectionDelta& d : deltas) {
+    const tracer::SocketSnapshot& s = d.socket;
+    if (s.role == tracer::Role::kUnknown) continue;
+    if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !s.closed) continue;
+    resolve::Endpoint local{s.local_ip, s.local_port, s.netns, s.cgroup_id, s.pid, true};
+    resolve::Endpoint remote{s.remote_ip, s.remote_port, s.netns, 0, 0, false};
+    const bool client = s.role == tracer::Role::kClient;
+    links::LinkDelta ld;
+    ld.key.client = resolver_.Resolve(client ? local : remote);
+    ld.key.server = resolver_.Resolve(client ? remote : local);
+    ld.key.server_port = client ? s.remote_port : s.local_port;
+    ld.key.role = s.role;
+    ld.sent = d.sent;
+    ld.received = d.received;
+    ld.retransmits = d.retransmits;
+    ld.opened = d.opened;
+    ld.closed = s.closed;
+    ld.failed = s.failed;
+    out.push_back(std::move(ld));
+  }
+  return out;
+}
+
+void Agent::PollOnce() {
+  std::lock_guard lock(poll_mu_);
+  auto started = std::chrono::steady_clock::now();
+  tracer::PollResult result = tracer_->Poll();
+  table_.Apply(Resolve(result.deltas), Now());
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  last_poll_seconds_ = took;
+  poll_seconds_sum_ = poll_seconds_sum_ + took;
+  if (polls_++ == 0)
+    spdlog::info("agent: first poll done ({} sockets), ready", result.live_sockets);
+  ready_ = true;
+  spdlog::debug("agent: poll {} took {:.3f} ms, {} deltas, {} live sockets", polls_.load(),
+                took * 1000, result.deltas.size(), result.live_sockets);
+}
+
+exporter::AgentStatus Agent::Status() const {
+  exporter::AgentStatus s;
+  const tracer::ProbeInfo& p = tracer_->probe_info();
+  s.probe_labels = {{"state_hook", p.state_hook},
+                    {"counter_source", p.counter_source},
+                    {"close_channel", p.close_channel},
+                    {"kernel", p.kernel_release}};
+  tracer::KernelCounters k = tracer_->ReadCounters();
+  s.kernel_events = {{"opened_client", k[CARETTA_CNT_OPENED_CLIENT]},
+                     {"opened_server", k[CARETTA_CNT_OPENED_SERVER]},
+                     {"closed", k[CARETTA_CNT_CLOSED]},
+                     {"failed_connect", k[CARETTA_CNT_FAILED_CONNECT]},
+                     {"self_skipped", k[CARETTA_CNT_SELF]}};
+  s.drops = {{"table_full", k[CARETTA_CNT_DROP_TABLE_FULL]},
+             {"storage_alloc", k[CARETTA_CNT_DROP_STORAGE]},
+             {"ringbuf_full", k[CARETTA_CNT_DROP_RINGBUF]},
+             {"close_record_lost", tracer_->tracker_stats().vanished}};
+  if (dns_) s.drops.emplace_back("dns_queue_full", dns_->stats().queue_full);
+  s.loopback_connections = k[CARETTA_CNT_LOOPBACK];
+  s.tracked_sockets = tracer_->TrackedSockets();
+  s.max_connections = config_.max_connections;
+  s.polls = polls_;
+  s.poll_seconds_sum = poll_seconds_sum_;
+  s.last_poll_seconds = last_poll_seconds_;
+  s.http_requests = http_->RequestCounts();
+  s.start_time_seconds = start_time_;
+  return s;
+}
+
+}  // namespace caretta::app

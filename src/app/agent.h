@@ -1,0 +1,59 @@
+// The agent: wires tracer → resolvers → link table → exporters. Owns every stage;
+// no globals, so two agents can live in one process (tests).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "app/config.h"
+#include "export/agent_status.h"
+#include "export/http_server.h"
+#include "links/link_table.h"
+#include "resolve/chain.h"
+#include "resolve/dns_resolver.h"
+#include "tracer/bpf_tracer.h"
+
+namespace caretta::app {
+
+class Agent {
+ public:
+  explicit Agent(Config config);  // starts HTTP, loads BPF; throws on failure
+  ~Agent();                       // stops polling, detaches probes
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void PollOnce();  // one poll (the loop calls it every interval)
+  void Stop();
+  std::uint16_t http_port() const { return http_->port(); }
+  std::shared_ptr<const links::LinkSnapshot> Links() const { return table_.Snapshot(); }
+
+ private:
+  void Loop();
+  exporter::AgentStatus Status() const;
+  std::vector<links::LinkDelta> Resolve(const std::vector<tracer::ConnectionDelta>& deltas);
+
+  Config config_;
+  std::string hostname_;
+  double start_time_ = 0;
+  links::LinkTable table_;
+  std::unique_ptr<exporter::HttpServer> http_;
+  std::unique_ptr<tracer::BpfTracer> tracer_;
+  resolve::ChainResolver resolver_;
+  std::shared_ptr<resolve::DnsResolver> dns_;
+
+  std::mutex poll_mu_;  // one poll at a time
+  std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> polls_{0};
+  std::atomic<double> poll_seconds_sum_{0}, last_poll_seconds_{0};
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread loop_;
+};
+
+}  // namespace caretta::app

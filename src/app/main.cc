@@ -1,0 +1,49 @@
+// caretta: parse configuration, run the agent until SIGINT/SIGTERM.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "app/agent.h"
+#include "app/config.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  caretta::app::ParseOutcome parsed = caretta::app::ParseConfig(args, caretta::app::ProcessEnv());
+  if (parsed.exit_code >= 0) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << "\n";
+    return parsed.exit_code;
+  }
+  const caretta::app::Config& config = parsed.config;
+  if (config.check_config) {
+    std::cout << caretta::app::Describe(config);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  // Signals are taken synchronously by this thread; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
+    std::perror("pthread_sigmask");
+    return 1;
+  }
+
+  std::unique_ptr<caretta::app::Agent> agent;
+  try {
+    spdlog::info("caretta: starting (poll every {} s, metrics on :{}{})",
+                 config.poll_interval_seconds, config.prometheus_port, config.prometheus_endpoint);
+    agent = std::make_unique<caretta::app::Agent>(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("caretta: cannot start: {}", e.what());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("caretta: {} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  agent->Stop();
+  return 0;
+}

@@ -1,0 +1,26 @@
+// Plain numbers the agent reports about itself; filled by src/app at scrape time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caretta::exporter {
+
+struct AgentStatus {
+  std::vector<std::pair<std::string, std::string>> probe_labels;     // caretta_probe_info
+  std::vector<std::pair<std::string, std::uint64_t>> kernel_events;  // by event
+  std::vector<std::pair<std::string, std::uint64_t>> drops;          // by cause
+  std::vector<std::pair<std::string, std::uint64_t>> http_requests;  // "path code" → count
+  std::uint64_t polls = 0;
+  double poll_seconds_sum = 0;
+  double last_poll_seconds = 0;
+  std::uint64_t tracked_sockets = 0;  // entries in the kernel socket map
+  std::uint64_t max_connections = 0;  // its configured bound
+  std::uint64_t loopback_connections = 0;
+  std::uint64_t resolver_dns_pending_drops = 0;
+  double start_time_seconds = 0;
+};
+
+}  // namespace caretta::exporter

@@ -1,0 +1,285 @@
+#include "export/metrics.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "export/prometheus_text.h"
+
+namespace caretta::exporter {
+namespace {
+
+std::uint32_t Fnv1a(std::initializer_list<std::string_view> parts) {
+  std::uint32_t h = 2166136261u;
+  for (std::string_view p : parts) {
+    for (unsigned char c : p) h = (h ^ c) * 16777619u;
+    h = (h ^ 0u) * 16777619u;
+  }
+  return h;
+}
+
+// The label set Caretta gives every link series.
+struct LinkLabels {
+  std::string link_id, client_id, server_id, port, role;
+  std::vector<Label> labels;
+  LinkLabels(const links::LinkKey& k) {
+    client_id = std::to_string(EntityId(k.client));
+    server_id = std::to_string(EntityId(k.server));
+    link_id = std::to_string(
+        Fnv1a({k.client.name, k.client.namespace_, k.server.name, k.server.namespace_}) +
+        static_cast<std::uint32_t>(k.role));
+    port = std::to_string(k.server_port);
+    role = std::to_string(static_cast<int>(k.role));
+    labels = {{"link_id", link_id},
+              {"client_id", client_id},
+              {"client_name", k.client.name},
+              {"client_namespace", k.client.namespace_},
+              {"client_kind", k.client.kind},
+              {"client_owner", k.client.owner},
+              {"server_id", server_id},
+              {"server_name", k.server.name},
+              {"server_namespace", k.server.namespace_},
+              {"server_kind", k.server.kind},
+              {"server_port", port},
+              {"role", role}};
+  }
+};
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  // Hand-written: simdjson (our JSON library) only parses.
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string NodeId(const resolve::Entity& e) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "n-%08x", Fnv1a({e.name, e.namespace_, e.kind}));
+  return buf;
+}
+
+std::string Number(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+}  // namespace
+
+std::uint32_t EntityId(const resolve::Entity& e) { return Fnv1a({e.name, e.namespace_}); }
+
+std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& status) {
+  PrometheusText t;
+  std::vector<LinkLabels> labels;
+  labels.reserve(snap.links.size());
+  for (const auto& [key, totals] : snap.links) labels.emplace_back(key);
+
+  auto per_link = [&](std::string_view name, std::string_view type, std::string_view help,
+                      auto value_of) {
+    t.Family(name, type, help);
+    std::size_t i = 0;
+    for (const auto& [key, totals] : snap.links)
+      t.Sample(name, labels[i++].labels, value_of(totals));
+  };
+  per_link("caretta_links_observed", "gauge",
+           "total bytes_sent value of links observed by caretta since its launch",
+           [](const links::LinkTotals& x) { return x.bytes_sent; });
+  per_link("caretta_tcp_states", "gauge",
+           "state of TCP connections observed by caretta since its launch (3 open, 4 accepted, "
+           "5 closed)",
+           [](const links::LinkTotals& x) { return static_cast<std::uint64_t>(x.state); });
+  per_link("caretta_link_bytes_sent_total", "counter",
+           "bytes sent by the observing end of the link (data only, exact)",
+           [](const links::LinkTotals& x) { return x.bytes_sent; });
+  per_link("caretta_link_bytes_received_total", "counter",
+           "bytes received by the observing end of the link (data only, exact)",
+           [](const links::LinkTotals& x) { return x.bytes_received; });
+  per_link("caretta_link_connections_opened_total", "counter", "TCP connections opened on the link",
+           [](const links::LinkTotals& x) { return x.connections_opened; });
+  per_link(
+      "caretta_link_active_connections", "gauge", "TCP connections open now on the link",
+      [](const links::LinkTotals& x) { return static_cast<std::uint64_t>(x.active_connections); });
+  per_link("caretta_link_retransmits_total", "counter", "TCP segments retransmitted on the link",
+           [](const links::LinkTotals& x) { return x.retransmits; });
+
+  t.Family("caretta_link_failed_connects_total", "counter",
+           "connects that never reached ESTABLISHED (refused, timed out, reset)");
+  for (const auto& [k, n] : snap.failed_connects) {
+    std::string port = std::to_string(k.server_port);
+    t.Sample("caretta_link_failed_connects_total",
+             {{"client_name", k.client.name},
+              {"client_namespace", k.client.namespace_},
+              {"client_kind", k.client.kind},
+              {"server_name", k.server.name},
+              {"server_namespace", k.server.namespace_},
+              {"server_kind", k.server.kind},
+              {"server_port", port}},
+             n);
+  }
+  t.Family("caretta_link_zone_bytes_total", "counter",
+           "bytes between zones (client view; empty zone = unknown)");
+  for (const auto& [zones, n] : snap.zone_bytes)
+    t.Sample("caretta_link_zone_bytes_total",
+             {{"client_zone", zones.first}, {"server_zone", zones.second}}, n);
+
+  t.Family("caretta_links", "gauge", "links currently exported");
+  t.Sample("caretta_links", {}, static_cast<std::uint64_t>(snap.links.size()));
+  t.Family("caretta_links_over_cap_total", "counter",
+           "socket deltas not folded because the link table reached --max-links");
+  t.Sample("caretta_links_over_cap_total", {}, snap.links_over_cap);
+  t.Family("caretta_links_over_cap_bytes_total", "counter", "bytes of those deltas");
+  t.Sample("caretta_links_over_cap_bytes_total", {}, snap.bytes_over_cap);
+
+  t.Family("caretta_probe_info", "gauge", "kernel hooks in use (value is always 1)");
+  {
+    std::vector<Label> l;
+    for (const auto& [k, v] : status.probe_labels) l.emplace_back(k, v);
+    t.Sample("caretta_probe_info", l, std::uint64_t{1});
+  }
+  t.Family("caretta_kernel_events_total", "counter", "TCP events seen by the BPF programs");
+  for (const auto& [event, n] : status.kernel_events)
+    t.Sample("caretta_kernel_events_total", {{"event", event}}, n);
+  t.Family("caretta_dropped_total", "counter", "connections or records lost, by cause");
+  for (const auto& [cause, n] : status.drops)
+    t.Sample("caretta_dropped_total", {{"cause", cause}}, n);
+  t.Family("caretta_loopback_connections_total", "counter",
+           "loopback sockets seen and excluded from links");
+  t.Sample("caretta_loopback_connections_total", {}, status.loopback_connections);
+  t.Family("caretta_tracked_sockets", "gauge", "sockets in the kernel socket map");
+  t.Sample("caretta_tracked_sockets", {}, status.tracked_sockets);
+  t.Family("caretta_tracked_sockets_max", "gauge", "bound on tracked sockets (--max-connections)");
+  t.Sample("caretta_tracked_sockets_max", {}, status.max_connections);
+  t.Family("caretta_polls_total", "counter", "kernel map polls completed");
+  t.Sample("caretta_polls_total", {}, status.polls);
+  t.Family("caretta_poll_duration_seconds", "summary", "time spent polling the kernel");
+  t.Sample("caretta_poll_duration_seconds_sum", {}, status.poll_seconds_sum);
+  t.Sample("caretta_poll_duration_seconds_count", {}, status.polls);
+  t.Family("caretta_last_poll_duration_seconds", "gauge", "duration of the last poll");
+  t.Sample("caretta_last_poll_duration_seconds", {}, status.last_poll_seconds);
+  t.Family("caretta_http_requests_total", "counter", "HTTP requests served, by path and code");
+  for (const auto& [path_code, n] : status.http_requests) {
+    auto space = path_code.rfind(' ');
+    std::string path = path_code.substr(0, space), code = path_code.substr(space + 1);
+    t.Sample("caretta_http_requests_total", {{"path", path}, {"code", code}}, n);
+  }
+  t.Family("caretta_start_time_seconds", "gauge", "agent start time (unix seconds)");
+  t.Sample("caretta_start_time_seconds", {}, status.start_time_seconds);
+  return t.str();
+}
+
+std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_seconds, double now) {
+  struct Edge {
+    const resolve::Entity* client;
+    const resolve::Entity* server;
+    std::uint16_t port;
+    bool have_client_view = false;
+    std::uint64_t c2s = 0, s2c = 0, connections = 0, failed = 0, retransmits = 0;
+    std::int64_t active = 0;
+    double rate = 0;
+  };
+  std::map<std::tuple<resolve::Entity, resolve::Entity, std::uint16_t>, Edge> edges;
+  std::map<std::string, const resolve::Entity*> nodes;
+  for (const auto& [k, t] : snap.links) {
+    Edge& e = edges[{k.client, k.server, k.server_port}];
+    e.client = &k.client;
+    e.server = &k.server;
+    e.port = k.server_port;
+    nodes.emplace(NodeId(k.client), &k.client);
+    nodes.emplace(NodeId(k.server), &k.server);
+    bool client_view = k.role == tracer::Role::kClient;
+    // Prefer the client's view when both ends were observed (they agree on bytes).
+    if (client_view || !e.have_client_view) {
+      e.c2s = client_view ? t.bytes_sent : t.bytes_received;
+      e.s2c = client_view ? t.bytes_received : t.bytes_sent;
+      e.connections = t.connections_opened;
+      e.active = t.active_connections;
+      e.retransmits = t.retransmits;
+      e.rate = links::RateOver(t, window_seconds, now);
+      e.have_client_view = client_view;
+    }
+  }
+  for (const auto& [k, n] : snap.failed_connects) {
+    Edge& e = edges[{k.client, k.server, k.server_port}];
+    e.client = &k.client;
+    e.server = &k.server;
+    e.port = k.server_port;
+    e.failed = n;
+    nodes.emplace(NodeId(k.client), &k.client);
+    nodes.emplace(NodeId(k.server), &k.server);
+  }
+  std::string out = "{\"generated_at\":" + Number(now) +
+                    ",\"window_seconds\":" + Number(window_seconds) +
+                    ",\"source\":\"agent\",\"nodes\":[";
+  bool first = true;
+  for (const auto& [id, e] : nodes) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":";
+    AppendJsonString(out, id);
+    out += ",\"name\":";
+    AppendJsonString(out, e->name);
+    out += ",\"namespace\":";
+    AppendJsonString(out, e->namespace_);
+    out += ",\"kind\":";
+    AppendJsonString(out, e->kind);
+    out += ",\"owner\":";
+    AppendJsonString(out, e->owner);
+    out += ",\"zone\":";
+    AppendJsonString(out, e->zone);
+    out += '}';
+  }
+  out += "],\"edges\":[";
+  first = true;
+  for (const auto& [key, e] : edges) {
+    if (!first) out += ',';
+    first = false;
+    std::string src = NodeId(*e.client), dst = NodeId(*e.server);
+    char id[32];
+    std::snprintf(id, sizeof id, "e-%08x", Fnv1a({src, dst, std::to_string(e.port)}));
+    out += "{\"id\":";
+    AppendJsonString(out, id);
+    out += ",\"source\":";
+    AppendJsonString(out, src);
+    out += ",\"target\":";
+    AppendJsonString(out, dst);
+    out += ",\"server_port\":" + std::to_string(e.port);
+    out += ",\"bytes_client_to_server\":" + std::to_string(e.c2s);
+    out += ",\"bytes_server_to_client\":" + std::to_string(e.s2c);
+    out += ",\"rate_bytes_per_second\":" + Number(e.rate);
+    out += ",\"connections\":" + std::to_string(e.connections);
+    out += ",\"active_connections\":" + std::to_string(e.active);
+    out += ",\"failed_connects\":" + std::to_string(e.failed);
+    out += ",\"retransmits\":" + std::to_string(e.retransmits);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace caretta::exporter

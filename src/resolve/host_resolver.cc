@@ -1,0 +1,136 @@
+#include "resolve/host_resolver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "spdlog/spdlog.h"
+
+namespace caretta::resolve {
+namespace {
+
+// Addresses of the namespace the calling thread is in.
+std::vector<common::IpAddress> LocalAddresses() {
+  std::vector<common::IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr) continue;
+    if (a->ifa_addr->sa_family == AF_INET) {
+      out.push_back(
+          common::IpAddress::V4(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr));
+    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      std::array<std::uint8_t, 16> b;
+      std::memcpy(b.data(), &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, 16);
+      out.push_back(common::IpAddress::V6(b));
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// Runs LocalAddresses() inside the namespace at `path` on a short-lived thread, so
+// the caller's own namespace never changes.
+std::vector<common::IpAddress> AddressesIn(const std::string& path) {
+  std::vector<common::IpAddress> out;
+  std::thread t([&] {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      spdlog::debug("host: cannot open {}: {}", path, std::strerror(errno));
+      return;
+    }
+    int rc = setns(fd, CLONE_NEWNET);
+    int err = errno;
+    close(fd);
+    if (rc != 0) {
+      spdlog::debug("host: cannot enter {}: {}", path, std::strerror(err));
+      return;
+    }
+    out = LocalAddresses();
+  });
+  t.join();
+  return out;
+}
+
+std::uint32_t InodeOf(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
+}
+
+}  // namespace
+
+HostInventory ScanHost(const std::string& hostname, const std::string& proc_root,
+                       const std::string& netns_dir) {
+  HostInventory inv;
+  auto add = [&](const std::string& path, const std::string& name) {
+    std::uint32_t inode = InodeOf(path);
+    if (inode == 0 || inv.netns_name.contains(inode)) return;
+    inv.netns_name[inode] = name;
+    for (const common::IpAddress& ip : AddressesIn(path))
+      if (!ip.is_loopback()) inv.address_owner.emplace(ip, name);
+  };
+  add(proc_root + "/1/ns/net", hostname);
+  if (DIR* d = opendir(netns_dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      add(netns_dir + "/" + e->d_name, e->d_name);
+    }
+    closedir(d);
+  }
+  return inv;
+}
+
+HostResolver::HostResolver(std::string hostname, std::string proc_root, std::string netns_dir,
+                           std::chrono::milliseconds refresh)
+    : hostname_(std::move(hostname)),
+      proc_root_(std::move(proc_root)),
+      netns_dir_(std::move(netns_dir)),
+      refresh_(refresh) {
+  Refresh();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+HostResolver::~HostResolver() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void HostResolver::Refresh() {
+  inventory_.store(
+      std::make_shared<const HostInventory>(ScanHost(hostname_, proc_root_, netns_dir_)));
+}
+
+void HostResolver::Loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, refresh_, [this] { return stop_; })) {
+    lock.unlock();
+    Refresh();
+    lock.lock();
+  }
+}
+
+std::optional<Entity> HostResolver::Resolve(const Endpoint& endpoint) {
+  auto inv = inventory_.load();
+  if (endpoint.is_local && endpoint.netns != 0) {
+    if (auto it = inv->netns_name.find(endpoint.netns); it != inv->netns_name.end())
+      return Entity{it->second, "node", "node", "", ""};
+  }
+  if (auto it = inv->address_owner.find(endpoint.ip); it != inv->address_owner.end())
+    return Entity{it->second, "node", "node", "", ""};
+  return std::nullopt;
+}
+
+}  // namespace caretta::resolve
