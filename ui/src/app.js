@@ -32,7 +32,6 @@ const state = {
 const cy = cytoscape({
   container: $('cy'),
   style: cytoscapeStyle(),
-  wheelSensitivity: 0.3,
   minZoom: 0.1,
   maxZoom: 4,
   boxSelectionEnabled: false,
@@ -51,24 +50,36 @@ function entityTitle(n) {
 }
 
 // ---------------------------------------------------------------- layout
+// ELK reads most options per (sub)graph, so namespace groups get them too.
+const ELK_SPACING = {
+  'elk.edgeRouting': 'POLYLINE', // Cytoscape draws its own curves; no routing tracks
+  'elk.spacing.nodeNode': 26,
+  'elk.layered.spacing.nodeNodeBetweenLayers': 55,
+  'elk.layered.spacing.edgeNodeBetweenLayers': 15,
+  'elk.spacing.edgeNode': 15,
+  'elk.spacing.componentComponent': 40,
+  'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+};
+
 function layoutOptions(fit) {
+  const box = $('cy').getBoundingClientRect();
+  const aspect = box.width > 0 && box.height > 0 ? box.width / box.height : 1.6;
   return {
     name: 'elk',
     fit,
     padding: 30,
     animate: false,
     nodeDimensionsIncludeLabels: true,
+    nodeLayoutOptions: (n) => (n.isParent()
+      ? { ...ELK_SPACING, 'elk.padding': '[top=30,left=16,bottom=16,right=16]' }
+      : undefined),
     elk: {
       algorithm: 'layered',
       'elk.direction': 'RIGHT',
       'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-      'elk.spacing.nodeNode': 28,
-      'elk.layered.spacing.nodeNodeBetweenLayers': 70,
-      'elk.spacing.edgeNode': 20,
-      'elk.spacing.componentComponent': 40,
-      'elk.padding': '[top=30,left=18,bottom=18,right=18]',
-      'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
-      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+      'elk.aspectRatio': aspect,
+      ...ELK_SPACING,
     },
   };
 }
@@ -455,10 +466,13 @@ cy.on('mouseover', 'node, edge', (ev) => {
 cy.on('mousemove', 'node, edge', (ev) => {
   if (!$('tooltip').hidden && ev.renderedPosition) showTooltip(ev.target, ev.renderedPosition);
 });
-cy.on('mouseout', 'node, edge', () => {
+function hideHover() {
   $('tooltip').hidden = true;
   if (!state.selected) showDetails(null);
-});
+}
+cy.on('mouseout', 'node, edge', hideHover);
+// Cytoscape sends no mouseout when the pointer leaves the canvas over an element.
+$('cy').addEventListener('mouseleave', hideHover);
 cy.on('tap', (ev) => {
   if (ev.target === cy) {
     select(null);

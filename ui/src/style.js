@@ -31,17 +31,18 @@ export function cytoscapeStyle() {
       style: {
         label: 'data(name)',
         'font-family': 'DejaVu Sans, Liberation Sans, Arial, sans-serif',
-        'font-size': 11,
+        'font-size': 12,
         color: '#1d2733',
         'text-valign': 'bottom',
         'text-halign': 'center',
         'text-margin-y': 4,
         'text-outline-color': '#ffffff',
         'text-outline-width': 2,
-        'text-max-width': 120,
+        'text-max-width': 140,
+        'min-zoomed-font-size': 6,
         'text-wrap': 'ellipsis',
-        width: 30,
-        height: 30,
+        width: 34,
+        height: 34,
         'background-color': FALLBACK.color,
         'border-width': 1.5,
         'border-color': '#ffffff',
@@ -58,11 +59,11 @@ export function cytoscapeStyle() {
   style.push(
     {
       selector: 'node[kind = "Service"]',
-      style: { width: 28, height: 26 },
+      style: { width: 32, height: 30 },
     },
     {
       selector: 'node[kind = "node"], node[kind = "external"]',
-      style: { width: 32, height: 32 },
+      style: { width: 36, height: 36 },
     },
     {
       // Namespace groups (compound nodes).
@@ -70,7 +71,7 @@ export function cytoscapeStyle() {
       style: {
         shape: 'round-rectangle',
         label: 'data(name)',
-        'font-size': 13,
+        'font-size': 14,
         'font-weight': 'bold',
         color: '#33475b',
         'text-valign': 'top',
@@ -97,12 +98,13 @@ export function cytoscapeStyle() {
         opacity: 0.85,
         label: 'data(label)',
         'font-family': 'DejaVu Sans, Liberation Sans, Arial, sans-serif',
-        'font-size': 9,
+        'font-size': 10,
         color: '#3d4b5c',
         'text-background-color': '#ffffff',
-        'text-background-opacity': 0.85,
-        'text-background-padding': 1.5,
-        'text-rotation': 'autorotate',
+        'text-background-opacity': 0.9,
+        'text-background-padding': 2,
+        'text-background-shape': 'round-rectangle',
+        'min-zoomed-font-size': 7,
       },
     },
     {
