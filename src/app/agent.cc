@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "export/metrics.h"
 #include "resolve/host_resolver.h"
 #include "spdlog/spdlog.h"
@@ -53,6 +55,7 @@ Agent::Agent(Config config)
     tc.self_tgid = static_cast<std::uint32_t>(getpid());
     tc.self_port = http_->port();
     tc.self_netns = OwnNetns();
+    own_addresses_ = resolve::LocalAddresses();
   }
   tracer_ = std::make_unique<tracer::BpfTracer>(tc);
 
@@ -105,6 +108,14 @@ std::vector<links::LinkDelta> Agent::Resolve(const std::vector<tracer::Connectio
     resolve::Endpoint local{s.local_ip, s.local_port, s.netns, s.cgroup_id, s.pid, true};
     resolve::Endpoint remote{s.remote_ip, s.remote_port, s.netns, 0, 0, false};
     const bool client = s.role == tracer::Role::kClient;
+    // The BPF side already skips the agent's own sockets; the scraper's end of a
+    // scrape is another process's client socket, recognised by where it goes.
+    if (client && s.remote_port == http_->port() && !config_.trace_self &&
+        std::find(own_addresses_.begin(), own_addresses_.end(), s.remote_ip) !=
+            own_addresses_.end()) {
+      ++self_scrapes_skipped_;
+      continue;
+    }
     links::LinkDelta ld;
     ld.key.client = resolver_.Resolve(client ? local : remote);
     ld.key.server = resolver_.Resolve(client ? remote : local);
@@ -148,7 +159,8 @@ exporter::AgentStatus Agent::Status() const {
                      {"opened_server", k[CARETTA_CNT_OPENED_SERVER]},
                      {"closed", k[CARETTA_CNT_CLOSED]},
                      {"failed_connect", k[CARETTA_CNT_FAILED_CONNECT]},
-                     {"self_skipped", k[CARETTA_CNT_SELF]}};
+                     {"self_skipped", k[CARETTA_CNT_SELF]},
+                     {"scrape_client_skipped", self_scrapes_skipped_}};
   s.drops = {{"table_full", k[CARETTA_CNT_DROP_TABLE_FULL]},
              {"storage_alloc", k[CARETTA_CNT_DROP_STORAGE]},
              {"ringbuf_full", k[CARETTA_CNT_DROP_RINGBUF]},

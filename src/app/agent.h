@@ -44,6 +44,10 @@ class Agent {
   std::unique_ptr<tracer::BpfTracer> tracer_;
   resolve::ChainResolver resolver_;
   std::shared_ptr<resolve::DnsResolver> dns_;
+  // The agent's own addresses: connections to (one of them, the HTTP port) are
+  // scrapes of this agent, excluded from links unless --trace-self.
+  std::vector<common::IpAddress> own_addresses_;
+  std::atomic<std::uint64_t> self_scrapes_skipped_{0};
 
   std::mutex poll_mu_;  // one poll at a time
   std::atomic<bool> ready_{false};

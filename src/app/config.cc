@@ -108,6 +108,9 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        }},
       {"--host-proc", "HOST_PROC", "host procfs mount (/proc)",
        [&](const std::string& v) { c.host_proc = v; }},
+      {"--host-cgroup", "HOST_CGROUP",
+       "host cgroup v2 mount, maps hostNetwork sockets to pods (/sys/fs/cgroup)",
+       [&](const std::string& v) { c.host_cgroup = v; }},
       {"--netns-dir", "NETNS_DIR", "named network namespaces (/var/run/netns)",
        [&](const std::string& v) { c.netns_dir = v; }},
       {"--node-name", "NODE_NAME", "this node's name (hostname)",
@@ -177,6 +180,7 @@ std::string Describe(const Config& c) {
     << "ringbuf_kib=" << c.ringbuf_kib << "\n"
     << "host_proc=" << c.host_proc << "\n"
     << "netns_dir=" << c.netns_dir << "\n"
+    << "host_cgroup=" << c.host_cgroup << "\n"
     << "node_name=" << c.node_name << "\n"
     << "log_level=" << c.log_level << "\n"
     << "track_loopback=" << (c.track_loopback ? "true" : "false") << "\n"

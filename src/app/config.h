@@ -24,6 +24,7 @@ struct Config {
   std::uint32_t ringbuf_kib = 1024;
   std::string host_proc = "/proc";
   std::string netns_dir = "/var/run/netns";
+  std::string host_cgroup = "/sys/fs/cgroup";
   std::string node_name;
   std::string log_level = "info";
   bool track_loopback = false;

@@ -16,9 +16,6 @@
 #include "spdlog/spdlog.h"
 
 namespace caretta::resolve {
-namespace {
-
-// Addresses of the namespace the calling thread is in.
 std::vector<common::IpAddress> LocalAddresses() {
   std::vector<common::IpAddress> out;
   ifaddrs* list = nullptr;
@@ -37,6 +34,8 @@ std::vector<common::IpAddress> LocalAddresses() {
   freeifaddrs(list);
   return out;
 }
+
+namespace {
 
 // Runs LocalAddresses() inside the namespace at `path` on a short-lived thread, so
 // the caller's own namespace never changes.

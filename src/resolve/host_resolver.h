@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "resolve/resolver.h"
 
@@ -22,6 +23,9 @@ struct HostInventory {
   std::unordered_map<common::IpAddress, std::string, common::IpAddressHash> address_owner;
   std::unordered_map<std::uint32_t, std::string> netns_name;  // inode → name
 };
+
+// Addresses of the network namespace the calling thread is in (loopback included).
+std::vector<common::IpAddress> LocalAddresses();
 
 // Reads the inventory: the root namespace (via `proc_root`/1/ns/net) and every
 // namespace bind-mounted under `netns_dir` (as `ip netns add` does). Entering a

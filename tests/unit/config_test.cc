@@ -1,0 +1,89 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace caretta::app {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& k) -> std::optional<std::string> {
+    auto it = vars.find(k);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(Config, DefaultsMatchCaretta) {
+  ParseOutcome p = ParseConfig({}, Env({}));
+  ASSERT_EQ(p.exit_code, -1) << p.message;
+  EXPECT_EQ(p.config.prometheus_port, 7117);
+  EXPECT_EQ(p.config.prometheus_endpoint, "/metrics");
+  EXPECT_EQ(p.config.poll_interval_seconds, 5);
+  EXPECT_TRUE(p.config.traverse_up_hierarchy);
+}
+
+TEST(Config, EnvironmentVariablesKeepTheirMeaning) {
+  ParseOutcome p = ParseConfig({}, Env({{"PROMETHEUS_PORT", "9000"},
+                                        {"PROMETHEUS_ENDPOINT", "/m"},
+                                        {"POLL_INTERVAL", "15"},
+                                        {"RESOLVE_DNS", "TRUE"},
+                                        {"TRAVERSE_UP_HIERARCHY", "false"}}));
+  ASSERT_EQ(p.exit_code, -1) << p.message;
+  EXPECT_EQ(p.config.prometheus_port, 9000);
+  EXPECT_EQ(p.config.prometheus_endpoint, "/m");
+  EXPECT_EQ(p.config.poll_interval_seconds, 15);
+  EXPECT_TRUE(p.config.resolve_dns);
+  EXPECT_FALSE(p.config.traverse_up_hierarchy);
+}
+
+TEST(Config, FlagBeatsEnvironment) {
+  ParseOutcome p = ParseConfig({"--poll-interval", "2"}, Env({{"POLL_INTERVAL", "15"}}));
+  ASSERT_EQ(p.exit_code, -1) << p.message;
+  EXPECT_EQ(p.config.poll_interval_seconds, 2);
+}
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string mentions;
+};
+
+class BadConfig : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfig, ExitsTwoNamingTheProblem) {
+  ParseOutcome p = ParseConfig(GetParam().args, Env(GetParam().env));
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.message.find(GetParam().mentions), std::string::npos) << p.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConfig,
+    ::testing::Values(BadCase{{}, {{"POLL_INTERVAL", "abc"}}, "POLL_INTERVAL"},
+                      BadCase{{}, {{"POLL_INTERVAL", "0"}}, "POLL_INTERVAL"},
+                      BadCase{{}, {{"PROMETHEUS_PORT", "70000"}}, "PROMETHEUS_PORT"},
+                      BadCase{{}, {{"PROMETHEUS_PORT", "12a"}}, "PROMETHEUS_PORT"},
+                      BadCase{{}, {{"RESOLVE_DNS", "maybe"}}, "RESOLVE_DNS"},
+                      BadCase{{}, {{"TRAVERSE_UP_HIERARCHY", ""}}, "TRAVERSE_UP_HIERARCHY"},
+                      BadCase{{}, {{"PROMETHEUS_ENDPOINT", "metrics"}}, "PROMETHEUS_ENDPOINT"},
+                      BadCase{{}, {{"PROMETHEUS_ENDPOINT", "/api/graph"}}, "PROMETHEUS_ENDPOINT"},
+                      BadCase{{}, {{"RINGBUF_KIB", "1000"}}, "power of two"},
+                      BadCase{{"--no-such-flag"}, {}, "no-such-flag"},
+                      BadCase{{"--poll-interval"}, {}, "poll-interval"}));
+
+TEST(Config, HelpExitsZeroAndDocumentsEveryVariable) {
+  ParseOutcome p = ParseConfig({"--help"}, Env({}));
+  EXPECT_EQ(p.exit_code, 0);
+  for (const char* var : {"PROMETHEUS_PORT", "PROMETHEUS_ENDPOINT", "POLL_INTERVAL", "RESOLVE_DNS",
+                          "TRAVERSE_UP_HIERARCHY"})
+    EXPECT_NE(p.message.find(var), std::string::npos) << var;
+}
+
+TEST(Config, DescribeListsEffectiveValues) {
+  ParseOutcome p = ParseConfig({"--prometheus-port", "8000"}, Env({}));
+  EXPECT_NE(Describe(p.config).find("prometheus_port=8000\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace caretta::app

@@ -1,0 +1,108 @@
+#include "tracer/connection_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace caretta::tracer {
+namespace {
+
+caretta_conn Raw(std::uint64_t cookie, std::uint64_t acked, std::uint64_t received,
+                 std::uint8_t kind = CARETTA_RECORD_LIVE) {
+  caretta_conn r;
+  std::memset(&r, 0, sizeof r);
+  r.cookie = cookie;
+  r.family = 2;
+  r.role = CARETTA_ROLE_CLIENT;
+  r.kind = kind;
+  r.bytes_acked = acked;
+  r.bytes_received = received;
+  return r;
+}
+
+TEST(FromRaw, TakesTheFinOutOfBothCounters) {
+  caretta_conn r = Raw(1, 101, 51, CARETTA_RECORD_CLOSED);
+  r.fin_acked = 1;
+  r.fin_received = 1;
+  SocketSnapshot s = FromRaw(r);
+  EXPECT_EQ(s.bytes_sent, 100u);
+  EXPECT_EQ(s.bytes_received, 50u);
+  EXPECT_TRUE(s.closed);
+  EXPECT_FALSE(s.failed);
+}
+
+TEST(FromRaw, NormalizesV4MappedAddresses) {
+  caretta_conn r = Raw(1, 0, 0);
+  r.family = 10;
+  const std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  std::memcpy(r.raddr, mapped, 16);
+  EXPECT_EQ(FromRaw(r).remote_ip.ToString(), "10.1.2.3");
+  EXPECT_TRUE(FromRaw(r).remote_ip.is_v4());
+}
+
+TEST(ConnectionTracker, LiveSocketYieldsDeltasAcrossPolls) {
+  ConnectionTracker t;
+  auto d1 = t.Apply({}, {FromRaw(Raw(7, 100, 10))});
+  ASSERT_EQ(d1.size(), 1u);
+  EXPECT_TRUE(d1[0].opened);
+  EXPECT_EQ(d1[0].sent, 100u);
+  auto d2 = t.Apply({}, {FromRaw(Raw(7, 250, 10))});
+  ASSERT_EQ(d2.size(), 1u);
+  EXPECT_FALSE(d2[0].opened);
+  EXPECT_EQ(d2[0].sent, 150u);
+  EXPECT_EQ(d2[0].received, 0u);
+}
+
+TEST(ConnectionTracker, CloseRecordCountsOnlyTheRemainder) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(7, 100, 10))});
+  auto d = t.Apply({FromRaw(Raw(7, 130, 12, CARETTA_RECORD_CLOSED))}, {});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].sent, 30u);
+  EXPECT_EQ(d[0].received, 2u);
+  EXPECT_TRUE(d[0].socket.closed);
+  EXPECT_EQ(t.stats().tracked, 0u);
+}
+
+TEST(ConnectionTracker, OpenedAndClosedBetweenPollsIsCountedWhole) {
+  ConnectionTracker t;
+  auto d = t.Apply({FromRaw(Raw(9, 5, 6, CARETTA_RECORD_CLOSED))}, {});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].opened);
+  EXPECT_EQ(d[0].sent, 5u);
+  EXPECT_EQ(d[0].received, 6u);
+}
+
+TEST(ConnectionTracker, StaleLiveRecordAfterCloseIsIgnored) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(3, 10, 0))});
+  // Same poll: the iterator still listed the socket while its close record arrived.
+  auto d = t.Apply({FromRaw(Raw(3, 20, 0, CARETTA_RECORD_CLOSED))}, {FromRaw(Raw(3, 15, 0))});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].sent, 10u);
+  // Next poll: a late stale record must not resurrect it.
+  auto d2 = t.Apply({}, {FromRaw(Raw(3, 20, 0))});
+  EXPECT_TRUE(d2.empty());
+  EXPECT_EQ(t.stats().stale_ignored, 2u);
+}
+
+TEST(ConnectionTracker, TotalsNeverGoBackwards) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(4, 100, 100))});
+  auto d = t.Apply({}, {FromRaw(Raw(4, 99, 100))});  // a racing FIN read
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].sent, 0u);
+  auto d2 = t.Apply({}, {FromRaw(Raw(4, 101, 100))});
+  EXPECT_EQ(d2[0].sent, 1u);
+}
+
+TEST(ConnectionTracker, SocketGoneWithoutCloseRecordIsForgotten) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 1, 1))});
+  t.Apply({}, {});
+  EXPECT_EQ(t.stats().vanished, 1u);
+  EXPECT_EQ(t.stats().tracked, 0u);
+}
+
+}  // namespace
+}  // namespace caretta::tracer
