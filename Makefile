@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: setup build run test test-unit bench format clean
+.PHONY: setup build run demo test test-unit bench format clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,10 @@ build: setup
 # The agent on this host (host view when no cluster is configured).
 run: build
 	./$(BUILD)/caretta $(ARGS)
+
+# A simulated cluster in network namespaces, mapped live (see docs/demo.md).
+demo: build
+	@bash scripts/demo.sh $(ARGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 900 $(CTEST_ARGS)

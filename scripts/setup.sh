@@ -11,8 +11,13 @@ PACKAGES=(
   libcli11-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus iproute2 nftables conntrack
-  curl procps python3 clang-format openssl unzip nodejs npm
+  curl procps python3 clang-format openssl unzip
 )
+
+# Node.js/npm (web map bundle, helm download): the machine image may ship its own
+# build; use Debian's only when there is none (the two conflict).
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
