@@ -171,7 +171,7 @@ std::string Describe(const Config& c) {
   o << "prometheus_port=" << c.prometheus_port << "\n"
     << "prometheus_endpoint=" << c.prometheus_endpoint << "\n"
     << "listen_address=" << c.listen_address << "\n"
-    << "poll_interval_seconds=" << c.poll_interval_seconds << "\n"
+    << "poll_interval=" << c.poll_interval_seconds << "\n"
     << "resolve_dns=" << (c.resolve_dns ? "true" : "false") << "\n"
     << "traverse_up_hierarchy=" << (c.traverse_up_hierarchy ? "true" : "false") << "\n"
     << "kubeconfig=" << c.kubeconfig << "\n"

@@ -46,7 +46,8 @@ struct ParseOutcome {
 
 ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& env);
 
-// Effective configuration as `key=value` lines (for --check-config and the log).
+// Effective configuration as `key=value` lines, keys named like the environment
+// variables in lower case (for --check-config; the Helm tests read them).
 std::string Describe(const Config& config);
 
 // Strict boolean: true/false/1/0/yes/no/on/off, any case.
