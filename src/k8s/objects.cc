@@ -24,6 +24,9 @@ std::string_view Str(simdjson::simdjson_result<element> e, std::string_view key)
   if (e[key].get_string().get(out) != simdjson::SUCCESS) return {};
   return out;
 }
+std::string_view Str(element e, std::string_view key) {
+  return Str(simdjson::simdjson_result<element>(element(e)), key);
+}
 
 bool Bool(element e, std::string_view key) {
   bool out = false;

@@ -1,0 +1,137 @@
+#include "k8s/cluster_store.h"
+
+#include <algorithm>
+
+namespace caretta::k8s {
+namespace {
+
+template <typename T>
+void ReplaceAll(ClusterContents::ByUid<T>& map, std::vector<Object>& objects) {
+  map.clear();
+  map.reserve(objects.size());
+  for (Object& o : objects) {
+    if (T* typed = std::get_if<T>(&o)) map.insert_or_assign(typed->uid, std::move(*typed));
+  }
+}
+
+template <typename T>
+void UpsertTyped(ClusterContents::ByUid<T>& map, Object& object) {
+  if (T* typed = std::get_if<T>(&object)) map.insert_or_assign(typed->uid, std::move(*typed));
+}
+
+}  // namespace
+
+ClusterStore::ClusterStore(std::chrono::seconds deleted_pod_retention, SteadyClock clock)
+    : retention_(deleted_pod_retention), clock_(std::move(clock)) {}
+
+std::chrono::steady_clock::time_point ClusterStore::Now() const {
+  return clock_ ? clock_() : std::chrono::steady_clock::now();
+}
+
+void ClusterStore::RetireLocked(PodObject pod) {
+  if (pod.ips.empty() || pod.host_network || retention_.count() <= 0) return;
+  contents_.deleted_pods.push_back(DeletedPod{std::move(pod), Now()});
+}
+
+void ClusterStore::ExpireLocked() {
+  auto& deleted = contents_.deleted_pods;
+  const auto cutoff = Now() - retention_;
+  auto keep = std::find_if(deleted.begin(), deleted.end(),
+                           [&](const DeletedPod& d) { return d.deleted_at > cutoff; });
+  if (keep != deleted.begin()) {
+    deleted.erase(deleted.begin(), keep);
+    Bump();
+  }
+}
+
+std::optional<std::chrono::steady_clock::time_point> ClusterStore::NextExpiry() const {
+  std::lock_guard lock(mu_);
+  if (contents_.deleted_pods.empty()) return std::nullopt;
+  return contents_.deleted_pods.front().deleted_at + retention_;
+}
+
+void ClusterStore::Replace(const WatchedResource& resource, std::vector<Object> objects) {
+  std::lock_guard lock(mu_);
+  switch (resource.type) {
+    case ResourceType::kPods: {
+      // Pods missing from a relist were deleted while we were not watching.
+      ClusterContents::ByUid<PodObject> old;
+      old.swap(contents_.pods);
+      ReplaceAll(contents_.pods, objects);
+      for (auto& [uid, pod] : old)
+        if (!contents_.pods.contains(uid)) RetireLocked(std::move(pod));
+      break;
+    }
+    case ResourceType::kNodes:
+      ReplaceAll(contents_.nodes, objects);
+      break;
+    case ResourceType::kServices:
+      ReplaceAll(contents_.services, objects);
+      break;
+    case ResourceType::kEndpointSlices:
+      ReplaceAll(contents_.endpoint_slices, objects);
+      break;
+    case ResourceType::kWorkloads: {
+      // Only this kind's entries are replaced: all controller kinds share the map.
+      std::erase_if(contents_.workloads,
+                    [&](const auto& entry) { return entry.second.kind == resource.kind; });
+      for (Object& o : objects) UpsertTyped(contents_.workloads, o);
+      break;
+    }
+  }
+  Bump();
+}
+
+void ClusterStore::Upsert(const WatchedResource& resource, Object object) {
+  std::lock_guard lock(mu_);
+  switch (resource.type) {
+    case ResourceType::kPods:
+      UpsertTyped(contents_.pods, object);
+      break;
+    case ResourceType::kNodes:
+      UpsertTyped(contents_.nodes, object);
+      break;
+    case ResourceType::kServices:
+      UpsertTyped(contents_.services, object);
+      break;
+    case ResourceType::kEndpointSlices:
+      UpsertTyped(contents_.endpoint_slices, object);
+      break;
+    case ResourceType::kWorkloads:
+      UpsertTyped(contents_.workloads, object);
+      break;
+  }
+  Bump();
+}
+
+void ClusterStore::Delete(const WatchedResource& resource, const Object& object) {
+  std::lock_guard lock(mu_);
+  const Uid& uid = UidOf(object);
+  switch (resource.type) {
+    case ResourceType::kPods: {
+      auto it = contents_.pods.find(uid);
+      if (it != contents_.pods.end()) {
+        RetireLocked(std::move(it->second));
+        contents_.pods.erase(it);
+      } else if (const auto* pod = std::get_if<PodObject>(&object)) {
+        RetireLocked(*pod);
+      }
+      break;
+    }
+    case ResourceType::kNodes:
+      contents_.nodes.erase(uid);
+      break;
+    case ResourceType::kServices:
+      contents_.services.erase(uid);
+      break;
+    case ResourceType::kEndpointSlices:
+      contents_.endpoint_slices.erase(uid);
+      break;
+    case ResourceType::kWorkloads:
+      contents_.workloads.erase(uid);
+      break;
+  }
+  Bump();
+}
+
+}  // namespace caretta::k8s

@@ -1,0 +1,52 @@
+// The immutable Kubernetes index that resolution reads: built from the cluster store
+// by one writer and published as a snapshot; lookups never lock.
+//
+// Precedence on the same IP (as Caretta): node beats pod beats Service. Retained
+// deleted/finished pods lose to any live pod with the same IP (IP reuse guard).
+// hostNetwork pods are not indexed by IP (they share the node's) but by UID, for the
+// cgroup-based lookup.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "k8s/cluster_store.h"
+#include "resolve/entity.h"
+
+namespace caretta::resolve {
+
+struct IndexOptions {
+  bool traverse_up_hierarchy = true;
+};
+
+struct NodeInfo {
+  std::string name, zone, region;
+};
+
+class ClusterIndex {
+ public:
+  static std::shared_ptr<const ClusterIndex> Build(const k8s::ClusterContents& contents,
+                                                   const IndexOptions& options);
+
+  const Entity* FindByIp(const common::IpAddress& ip) const;
+  const Entity* FindHostNetworkPod(const k8s::Uid& pod_uid) const;
+  const std::vector<NodeInfo>& nodes() const { return nodes_; }
+  std::size_t ip_count() const { return by_ip_.size(); }
+  bool has_host_network_pods() const { return !host_network_pods_.empty(); }
+  std::size_t entity_count() const { return entities_.size(); }
+
+  // The entity a pod resolves to (exposed for tests).
+  static Entity PodEntity(const k8s::PodObject& pod, const k8s::ClusterContents& contents,
+                          const IndexOptions& options, const std::string& zone);
+
+ private:
+  std::vector<Entity> entities_;  // shared by all pods of one workload in one zone
+  std::unordered_map<common::IpAddress, std::uint32_t, common::IpAddressHash> by_ip_;
+  std::unordered_map<k8s::Uid, std::uint32_t, k8s::UidHash> host_network_pods_;
+  std::vector<NodeInfo> nodes_;  // sorted by name
+};
+
+}  // namespace caretta::resolve
