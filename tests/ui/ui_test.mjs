@@ -95,6 +95,17 @@ try {
   });
   page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
   page.on('request', (req) => requests.push(req.url()));
+  // The last api/graph document the page received (the oracle for a real agent,
+  // whose graph can change between two fetches).
+  let lastGraphDoc = null;
+  page.on('response', async (res) => {
+    if (!res.url().includes('api/graph') || !res.ok()) return;
+    try {
+      lastGraphDoc = await res.json();
+    } catch {
+      // ignore: the page reports bad documents itself
+    }
+  });
 
   // Entities and links as the page's graph model holds them.
   // Waits two frames so Cytoscape's derived state (compound bounds) settles.
@@ -119,7 +130,11 @@ try {
   }
   const expectedDoc = async (windowSeconds = 300) => {
     if (fixture) return fixtureGraph(currentVersion, windowSeconds);
-    return page.evaluate(async (w) => (await fetch(`api/graph?window=${w}`)).json(), windowSeconds);
+    const shown = await page.evaluate(() => document.body.dataset.generatedAt);
+    for (let i = 0; i < 50 && String(lastGraphDoc?.generated_at) !== shown; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return lastGraphDoc;
   };
   let currentVersion = 0;
 
@@ -370,6 +385,8 @@ try {
 
   await check('screenshot', async () => {
     await page.locator('#search').fill('');
+    await page.locator('#table-panel summary').click(); // open the links table
+    await settle();
     await page.evaluate(() => { window.caretta.cy.fit(undefined, 30); });
     await page.mouse.move(2, 2);
     const m = await model();

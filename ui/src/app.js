@@ -639,6 +639,9 @@ $('clear-filters').addEventListener('click', () => {
   applyFilters();
 });
 
+// Keep the canvas in step with its box (side panels, links table, window size).
+new ResizeObserver(() => cy.resize()).observe($('cy'));
+
 // Handle for tests and for debugging from the browser console.
 const ready = refresh().then(() => {
   schedule();
