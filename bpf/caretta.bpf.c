@@ -65,6 +65,20 @@ struct {
   __uint(max_entries, 1 << 20);
 } closed_events SEC(".maps");
 
+/* Listening ports per namespace, filled by the adoption iterator (listeners come
+ * before established sockets in its walk) to tell servers from clients. */
+struct listen_key {
+  __u32 netns;
+  __u16 port;
+  __u16 pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct listen_key);
+  __type(value, __u8);
+} listen_ports SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, CARETTA_CNT_MAX);
@@ -274,6 +288,47 @@ int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   struct caretta_conn rec = {};
   fill_record(&rec, sk, info, CARETTA_RECORD_LIVE);
   bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+  return 0;
+}
+
+/*
+ * Adoption of sockets that were already open when the agent started: user space
+ * runs this iterator once inside each network namespace (iter/tcp walks the
+ * namespace of the reader). Bytes moved before adoption are not counted: the
+ * baselines are taken now, as for a socket opened now.
+ */
+SEC("iter/tcp")
+int adopt_sockets(struct bpf_iter__tcp *ctx) {
+  struct sock_common *skc = ctx->sk_common;
+  if (!skc) return 0;
+  __u16 family = BPF_CORE_READ(skc, skc_family);
+  if (family != AF_INET && family != AF_INET6) return 0;
+  int state = BPF_CORE_READ(skc, skc_state);
+  __u32 netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+  __u16 lport = BPF_CORE_READ(skc, skc_num);
+  if (state == TCP_LISTEN) {
+    struct listen_key key = {.netns = netns, .port = lport};
+    __u8 one = 1;
+    bpf_map_update_elem(&listen_ports, &key, &one, BPF_ANY);
+    return 0;
+  }
+  if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&
+      state != TCP_CLOSE_WAIT && state != TCP_CLOSING && state != TCP_LAST_ACK)
+    return 0;
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+  if (!tp) return 0;
+  struct sock *sk = (struct sock *)tp;
+  if (bpf_sk_storage_get(&sockets, sk, NULL, 0)) return 0; /* already tracked */
+  if (!track_loopback && is_loopback(sk, family)) return 0;
+  if (self_port && lport == self_port && netns == self_netns) return 0;
+  struct listen_key key = {.netns = netns, .port = lport};
+  __u8 role = bpf_map_lookup_elem(&listen_ports, &key) ? CARETTA_ROLE_SERVER : CARETTA_ROLE_CLIENT;
+  struct sock_info *info = start_tracking(sk, role);
+  if (!info) return 0;
+  mark_established(sk, info);
+  info->fin_sent = state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
+                   state == TCP_LAST_ACK;
+  count(CARETTA_CNT_ADOPTED);
   return 0;
 }
 

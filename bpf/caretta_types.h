@@ -29,6 +29,7 @@ enum caretta_counter {
   CARETTA_CNT_DROP_TABLE_FULL, /* not tracked: max_connections reached */
   CARETTA_CNT_DROP_STORAGE,    /* not tracked: socket storage allocation failed */
   CARETTA_CNT_DROP_RINGBUF,    /* close/failed record lost: ring buffer full */
+  CARETTA_CNT_ADOPTED,         /* sockets already open at start-up, adopted */
   CARETTA_CNT_MAX,
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/netns.h"
 #include "export/metrics.h"
 #include "resolve/host_resolver.h"
 #include "spdlog/spdlog.h"
@@ -58,6 +59,12 @@ Agent::Agent(Config config)
     own_addresses_ = resolve::LocalAddresses();
   }
   tracer_ = std::make_unique<tracer::BpfTracer>(tc);
+  tracer_->AdoptExisting([&] {
+    std::vector<std::string> paths;
+    for (const auto& ns : common::EnumerateNetns(config_.host_proc, config_.netns_dir, true))
+      paths.push_back(ns.path);
+    return paths;
+  }());
 
   resolver_.Add(std::make_shared<resolve::HostResolver>(
       hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
@@ -159,6 +166,7 @@ exporter::AgentStatus Agent::Status() const {
                      {"opened_server", k[CARETTA_CNT_OPENED_SERVER]},
                      {"closed", k[CARETTA_CNT_CLOSED]},
                      {"failed_connect", k[CARETTA_CNT_FAILED_CONNECT]},
+                     {"adopted", k[CARETTA_CNT_ADOPTED]},
                      {"self_skipped", k[CARETTA_CNT_SELF]},
                      {"scrape_client_skipped", self_scrapes_skipped_}};
   s.drops = {{"table_full", k[CARETTA_CNT_DROP_TABLE_FULL]},

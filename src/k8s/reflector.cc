@@ -151,9 +151,9 @@ bool Reflector::List() {
         continue;
       }
       ++stats_.request_errors;
-      spdlog::warn("k8s: {}: list failed: {}", resource_.resource,
-                   r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + Snippet(r.body)
-                                   : r.error);
+      spdlog::warn(
+          "k8s: {}: list failed: {}", resource_.resource,
+          r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + Snippet(r.body) : r.error);
       return false;
     }
     r.body.reserve(r.body.size() + simdjson::SIMDJSON_PADDING);
@@ -208,10 +208,10 @@ Reflector::WatchEnd Reflector::Watch() {
   std::uniform_int_distribution<std::int64_t> spread(options_.watch_timeout.count(),
                                                      2 * options_.watch_timeout.count());
   const std::int64_t timeout_seconds = std::max<std::int64_t>(1, spread(rng_));
-  const std::string path = resource_.CollectionPath(api_version_) +
-                           "?watch=1&allowWatchBookmarks=true&resourceVersion=" +
-                           QueryEscape(resource_version()) +
-                           "&timeoutSeconds=" + std::to_string(timeout_seconds);
+  const std::string path =
+      resource_.CollectionPath(api_version_) +
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=" + QueryEscape(resource_version()) +
+      "&timeoutSeconds=" + std::to_string(timeout_seconds);
   pending_.clear();
   WatchEnd end = WatchEnd::kClean;
   bool got_data = false;
@@ -228,8 +228,8 @@ Reflector::WatchEnd Reflector::Watch() {
         for (;;) {
           std::size_t nl = pending_.find('\n', start);
           if (nl == std::string::npos) break;
-          if (nl > start) HandleLine(std::string_view(pending_).substr(start, nl - start), &end,
-                                     &stop_stream);
+          if (nl > start)
+            HandleLine(std::string_view(pending_).substr(start, nl - start), &end, &stop_stream);
           start = nl + 1;
           if (stop_stream) return false;
         }
@@ -241,9 +241,9 @@ Reflector::WatchEnd Reflector::Watch() {
   if (r.status == 410) return WatchEnd::kGone;
   if (!r.error.empty() || r.status != 200) {
     ++stats_.request_errors;
-    spdlog::warn("k8s: {}: watch failed: {}", resource_.resource,
-                 r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + Snippet(r.body)
-                                 : r.error);
+    spdlog::warn(
+        "k8s: {}: watch failed: {}", resource_.resource,
+        r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + Snippet(r.body) : r.error);
     return WatchEnd::kError;
   }
   if (!pending_.empty()) {

@@ -1,18 +1,13 @@
 #include "resolve/host_resolver.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "common/netns.h"
 #include "spdlog/spdlog.h"
 
 namespace caretta::resolve {
@@ -35,55 +30,21 @@ std::vector<common::IpAddress> LocalAddresses() {
   return out;
 }
 
-namespace {
-
-// Runs LocalAddresses() inside the namespace at `path` on a short-lived thread, so
-// the caller's own namespace never changes.
-std::vector<common::IpAddress> AddressesIn(const std::string& path) {
-  std::vector<common::IpAddress> out;
-  std::thread t([&] {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      spdlog::debug("host: cannot open {}: {}", path, std::strerror(errno));
-      return;
-    }
-    int rc = setns(fd, CLONE_NEWNET);
-    int err = errno;
-    close(fd);
-    if (rc != 0) {
-      spdlog::debug("host: cannot enter {}: {}", path, std::strerror(err));
-      return;
-    }
-    out = LocalAddresses();
-  });
-  t.join();
-  return out;
-}
-
-std::uint32_t InodeOf(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
-}
-
-}  // namespace
-
 HostInventory ScanHost(const std::string& hostname, const std::string& proc_root,
                        const std::string& netns_dir) {
   HostInventory inv;
-  auto add = [&](const std::string& path, const std::string& name) {
-    std::uint32_t inode = InodeOf(path);
-    if (inode == 0 || inv.netns_name.contains(inode)) return;
-    inv.netns_name[inode] = name;
-    for (const common::IpAddress& ip : AddressesIn(path))
-      if (!ip.is_loopback()) inv.address_owner.emplace(ip, name);
-  };
-  add(proc_root + "/1/ns/net", hostname);
-  if (DIR* d = opendir(netns_dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      add(netns_dir + "/" + e->d_name, e->d_name);
+  for (const common::NetnsRef& ns : common::EnumerateNetns(proc_root, netns_dir, false)) {
+    std::string name = ns.name.empty() ? hostname : ns.name;
+    inv.netns_name[ns.inode] = name;
+    std::vector<common::IpAddress> addresses;
+    std::string error;
+    if (!common::RunInNetns(
+            ns.path, [&] { addresses = LocalAddresses(); }, &error)) {
+      spdlog::debug("host: {}", error);
+      continue;
     }
-    closedir(d);
+    for (const common::IpAddress& ip : addresses)
+      if (!ip.is_loopback()) inv.address_owner.emplace(ip, name);
   }
   return inv;
 }

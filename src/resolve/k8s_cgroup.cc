@@ -25,8 +25,8 @@ void Walk(int dir_fd, const std::optional<k8s::Uid>& inherited, int depth,
     if (entry->d_type != DT_DIR && entry->d_type != DT_UNKNOWN) continue;
     std::string_view name = entry->d_name;
     if (name == "." || name == "..") continue;
-    int child = openat(dirfd(dir.get()), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                            O_CLOEXEC);
+    int child =
+        openat(dirfd(dir.get()), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child < 0) continue;
     struct stat st {};
     if (fstat(child, &st) != 0) {
@@ -53,8 +53,8 @@ std::optional<k8s::Uid> PodUidFromCgroupName(std::string_view name) {
       ++i;
     }
     // A full UUID, or the 32 hex digits kubelet uses as the UID of a static pod.
-    bool uuid = uid.size() == 36 && uid[8] == '-' && uid[13] == '-' && uid[18] == '-' &&
-                uid[23] == '-';
+    bool uuid =
+        uid.size() == 36 && uid[8] == '-' && uid[13] == '-' && uid[18] == '-' && uid[23] == '-';
     bool hash = uid.size() == 32 && uid.find('-') == std::string::npos;
     if (uuid || hash) return k8s::Uid::Parse(uid);
   }

@@ -78,7 +78,8 @@ std::shared_ptr<const ClusterIndex> ClusterIndex::Build(const k8s::ClusterConten
   // Lowest precedence first; later inserts overwrite.
   for (const auto& [uid, slice] : contents.endpoint_slices) {
     if (slice.service_name.empty() || slice.external_addresses.empty()) continue;
-    std::uint32_t id = table.Intern(Entity{slice.service_name, slice.namespace_, "Service", "", ""});
+    std::uint32_t id =
+        table.Intern(Entity{slice.service_name, slice.namespace_, "Service", "", ""});
     for (const auto& ip : slice.external_addresses) by_ip.insert_or_assign(ip, id);
   }
   for (const auto& [uid, svc] : contents.services) {

@@ -49,8 +49,8 @@ KubernetesResolver::KubernetesResolver(k8s::ClusterConfig config, KubernetesOpti
         std::make_unique<k8s::Reflector>(client_, std::move(r), &store_, options_.reflector));
   }
   publisher_ = std::thread([this] { PublisherLoop(); });
-  spdlog::info("k8s: watching {} resources at {} ({})", reflectors_.size(), client_->config().server,
-               client_->config().source);
+  spdlog::info("k8s: watching {} resources at {} ({})", reflectors_.size(),
+               client_->config().server, client_->config().source);
 }
 
 KubernetesResolver::~KubernetesResolver() {
@@ -84,8 +84,8 @@ bool KubernetesResolver::WaitSynced(std::chrono::milliseconds timeout) const {
          synced_.load();
 }
 
-std::vector<std::pair<std::string, const k8s::ReflectorStats*>>
-KubernetesResolver::ReflectorStats() const {
+std::vector<std::pair<std::string, const k8s::ReflectorStats*>> KubernetesResolver::ReflectorStats()
+    const {
   std::vector<std::pair<std::string, const k8s::ReflectorStats*>> out;
   for (const auto& r : reflectors_) out.emplace_back(r->resource().resource, &r->stats());
   return out;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "caretta.skel.h"
+#include "common/netns.h"
 #include "spdlog/spdlog.h"
 
 namespace caretta::tracer {
@@ -106,6 +107,12 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     caretta_bpf__destroy(skel_);
     throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
   }
+  skel_->links.adopt_sockets = bpf_program__attach_iter(skel_->progs.adopt_sockets, nullptr);
+  if (!skel_->links.adopt_sockets) {
+    int e = errno;
+    caretta_bpf__destroy(skel_);
+    throw TracerError("cannot create iter/tcp: " + Errno(e));
+  }
   ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.closed_events), &BpfTracer::OnRingRecord, this,
                            nullptr);
   if (!ring_) {
@@ -193,6 +200,43 @@ std::vector<SocketSnapshot> BpfTracer::ReadIterator() {
     have -= whole;
   }
   return live;
+}
+
+std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_paths) {
+  std::uint64_t before = ReadCounters()[CARETTA_CNT_ADOPTED];
+  int link_fd = bpf_link__fd(skel_->links.adopt_sockets);
+  int entered = 0;
+  for (const std::string& path : netns_paths) {
+    std::string error;
+    bool ok = common::RunInNetns(
+        path,
+        [&] {
+          // iter/tcp walks the namespace that is current when the iterator is created.
+          Fd fd(bpf_iter_create(link_fd));
+          if (fd.get() < 0) {
+            spdlog::warn("tracer: cannot create iter/tcp in {}: {}", path, Errno(errno));
+            return;
+          }
+          char buf[4096];
+          while (read(fd.get(), buf, sizeof buf) > 0) {
+          }
+        },
+        &error);
+    if (ok) {
+      ++entered;
+    } else {
+      spdlog::debug("tracer: adoption skipped {}", error);
+    }
+  }
+  // The listener table is only needed during the walk.
+  int map_fd = bpf_map__fd(skel_->maps.listen_ports);
+  std::vector<char> key(bpf_map__key_size(skel_->maps.listen_ports));
+  while (bpf_map_get_next_key(map_fd, nullptr, key.data()) == 0)
+    if (bpf_map_delete_elem(map_fd, key.data()) != 0) break;
+  std::uint64_t adopted = ReadCounters()[CARETTA_CNT_ADOPTED] - before;
+  spdlog::info("tracer: adopted {} already-open sockets in {} of {} network namespaces", adopted,
+               entered, netns_paths.size());
+  return adopted;
 }
 
 PollResult BpfTracer::Poll() {

@@ -61,6 +61,10 @@ class BpfTracer {
   BpfTracer& operator=(const BpfTracer&) = delete;
 
   PollResult Poll();
+  // Starts tracking sockets that were open before the tracer attached, in every
+  // namespace listed (each is entered on a helper thread; needs CAP_SYS_ADMIN).
+  // Their bytes count from now on. Returns the number adopted.
+  std::uint64_t AdoptExisting(const std::vector<std::string>& netns_paths);
   KernelCounters ReadCounters() const;
   std::uint64_t TrackedSockets() const;
   const ProbeInfo& probe_info() const { return probe_info_; }

@@ -191,6 +191,31 @@ TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
   ExpectExact(cport, listener.LocalPort(), total, 6 * 64);
 }
 
+TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
+  tracer_.reset();  // a connection opened while no tracer runs
+  const std::string ip = net_->host(1).ipv4;
+  Socket listener, client;
+  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
+  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
+  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
+  Socket server = testing::Accept(listener);
+  testing::SendAll(client, testing::Payload(500), SendMethod::kSend);  // before: not counted
+  testing::RecvExact(server, 500);
+
+  tracer_ = std::make_unique<tracer::BpfTracer>(tracer::TracerConfig{});
+  EXPECT_EQ(tracer_->AdoptExisting(
+                {"/var/run/netns/" + net_->host(0).netns, "/var/run/netns/" + net_->host(1).netns}),
+            2u);
+  testing::SendAll(client, testing::Payload(1234), SendMethod::kSend);
+  testing::RecvExact(server, 1234);
+  testing::SendAll(server, testing::Payload(99), SendMethod::kSend);
+  testing::RecvExact(client, 99);
+  std::uint16_t cport = client.LocalPort();
+  client.Close();
+  server.Close();
+  ExpectExact(cport, listener.LocalPort(), 1234, 99);
+}
+
 TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
   const std::string ip = net_->host(1).ipv4;
   auto before = tracer_->ReadCounters();
