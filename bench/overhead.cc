@@ -224,6 +224,14 @@ struct ProgGroup {
     }
     return {ns, cnt};
   }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ReadEach() const {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    for (const ProgHandle& p : progs) {
+      ProgStats s = p.Read();
+      out.emplace_back(s.run_time_ns, s.run_cnt);
+    }
+    return out;
+  }
   std::string Names() const {
     std::string out;
     for (const ProgHandle& p : progs) out += (out.empty() ? "" : ", ") + p.name();
@@ -240,6 +248,7 @@ struct Sample {
   double agent_ns = 0, agent_runs = 0;
   double floor_ns = 0, floor_runs = 0;
   double pkt_ns = 0, pkt_runs = 0;
+  std::vector<double> prog_ns, prog_runs;  // per agent program
 };
 
 class Bench {
@@ -262,6 +271,8 @@ class Bench {
                    const ProgGroup* floor, const ProgGroup* pkt) {
     Sample s;
     auto a0 = agent_progs ? agent_progs->Read() : std::pair<std::uint64_t, std::uint64_t>{};
+    auto e0 = agent_progs ? agent_progs->ReadEach()
+                          : std::vector<std::pair<std::uint64_t, std::uint64_t>>{};
     auto f0 = floor ? floor->Read() : std::pair<std::uint64_t, std::uint64_t>{};
     auto p0 = pkt ? pkt->Read() : std::pair<std::uint64_t, std::uint64_t>{};
     std::uint64_t srv0 = ProcessCpuNs(server_);
@@ -280,6 +291,11 @@ class Bench {
     std::uint64_t srv1 = ProcessCpuNs(server_);
     std::uint64_t ag1 = agent ? ProcessCpuNs(agent->pid()) : 0;
     auto a1 = agent_progs ? agent_progs->Read() : a0;
+    auto e1 = agent_progs ? agent_progs->ReadEach() : e0;
+    for (std::size_t i = 0; i < e1.size(); ++i) {
+      s.prog_ns.push_back(static_cast<double>(e1[i].first - e0[i].first));
+      s.prog_runs.push_back(static_cast<double>(e1[i].second - e0[i].second));
+    }
     auto f1 = floor ? floor->Read() : f0;
     auto p1 = pkt ? pkt->Read() : p0;
     if (rc != 0) throw std::runtime_error(mode + " client failed: " + text);
@@ -392,6 +408,18 @@ class Bench {
            << " | " << span(col([&](const Sample& s) { return 100 * s.*row.ns / s.busy_ns; }), pct)
            << " | "
            << Pct(Median(col([&](const Sample& s) { return 100 * s.*row.ns / s.load_ns; })))
+           << " |\n";
+      }
+      for (std::size_t p = 0; p < agent_progs.progs.size(); ++p) {
+        md << "| " << mode << " | | agent: `" << agent_progs.progs[p].name() << "` | "
+           << Fmt(Median(col([&](const Sample& s) { return s.prog_runs[p] / s.transactions; })), 3)
+           << " | "
+           << Fmt(Median(col([&](const Sample& s) {
+                    return s.prog_runs[p] > 0 ? s.prog_ns[p] / s.prog_runs[p] : 0.0;
+                  })),
+                  0)
+           << " | " << Pct(Median(col([&](const Sample& s) { return 100 * s.prog_ns[p] / s.busy_ns; })))
+           << " | " << Pct(Median(col([&](const Sample& s) { return 100 * s.prog_ns[p] / s.load_ns; })))
            << " |\n";
       }
       (void)num;
