@@ -32,6 +32,14 @@ test('normalise keeps the contract fields and drops dangling edges', () => {
   assert.equal(graph.edges.length, doc.edges.length - 2);
   assert.equal(graph.dropped, 2);
   assert.throws(() => normaliseGraph({ nodes: 'x' }), /arrays/);
+  // Caretta labels hosts and outside addresses with pseudo-namespaces.
+  const agentStyle = normaliseGraph({
+    nodes: [{ id: 'a', name: 'vm', namespace: 'node', kind: 'node' },
+      { id: 'b', name: '1.2.3.4', namespace: 'external', kind: 'external' },
+      { id: 'c', name: 'web', namespace: 'shop', kind: 'Deployment' }],
+    edges: [],
+  });
+  assert.deepEqual(agentStyle.nodes.map((n) => n.namespace), ['', '', 'shop']);
   assert.throws(() => normaliseGraph(null), /JSON object/);
 });
 

@@ -48,6 +48,9 @@ const CHROMIUM_ARGS = [
 
 // ------------------------------------------------------------ tiny harness
 const results = [];
+const isInfra = (n) => n.kind === 'node' || n.kind === 'external';
+const docNamespaces = (doc) =>
+  [...new Set(doc.nodes.filter((n) => !isInfra(n)).map((n) => n.namespace).filter(Boolean))].sort();
 async function check(name, fn) {
   const t0 = Date.now();
   try {
@@ -153,8 +156,10 @@ try {
     for (const n of doc.nodes) {
       const got = byId.get(n.id);
       assert(got, `node ${n.namespace}/${n.name} (${n.kind}) missing`);
-      assertEq([got.name, got.namespace, got.kind], [n.name, n.namespace, n.kind], `node ${n.id}`);
-      assertEq(got.parent, n.namespace ? `ns:${n.namespace}` : '', `namespace group of ${n.name}`);
+      // node/external entities are drawn outside namespaces, whatever label they carry.
+      const ns = isInfra(n) ? '' : n.namespace;
+      assertEq([got.name, got.namespace, got.kind], [n.name, ns, n.kind], `node ${n.id}`);
+      assertEq(got.parent, ns ? `ns:${ns}` : '', `namespace group of ${n.name}`);
     }
     const edgeKeys = m.edges.map((e) => `${e.source}>${e.target}:${e.port}`).sort();
     assertEq(edgeKeys, doc.edges.map((e) => `${e.source}>${e.target}:${e.server_port}`).sort(), 'edges');
@@ -170,7 +175,9 @@ try {
     }
     // Width grows with the rate.
     const sorted = m.edges.slice().sort((a, b) => a.rate - b.rate);
-    assert(sorted[0].width < sorted[sorted.length - 1].width, 'line width does not follow rate');
+    if (sorted.length && sorted[0].rate < sorted[sorted.length - 1].rate) {
+      assert(sorted[0].width < sorted[sorted.length - 1].width, 'line width does not follow rate');
+    }
     assert(m.nodes.every((n) => n.visible), 'not every entity is visible without filters');
   });
 
@@ -181,7 +188,7 @@ try {
     assertEq(rows, doc.edges.length, 'links table rows');
     for (const n of doc.nodes) assert(table.includes(n.name), `links table lacks ${n.name}`);
     const nsNames = await page.locator('#ns-filter label').allInnerTexts();
-    const namespaces = [...new Set(doc.nodes.map((n) => n.namespace).filter(Boolean))].sort();
+    const namespaces = docNamespaces(doc);
     assertEq(nsNames.map((t) => t.split('\n')[0].trim()), namespaces, 'namespace filter entries');
     const legend = await page.locator('#kind-filter').innerText();
     for (const k of ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Service', 'node', 'external']) {
@@ -192,7 +199,11 @@ try {
 
   await check('namespace filter hides exactly the other namespaces', async () => {
     const doc = await expectedDoc();
-    const namespaces = [...new Set(doc.nodes.map((n) => n.namespace).filter(Boolean))].sort();
+    const namespaces = docNamespaces(doc);
+    if (!fixture && namespaces.length < 2) {
+      console.log(`# (fewer than two namespaces in this graph: ${namespaces.join(', ') || 'none'}; nothing to filter)`);
+      return;
+    }
     assert(namespaces.length >= 2, 'need two namespaces');
     const keep = fixture ? 'payments' : namespaces[0];
     for (const ns of namespaces) {

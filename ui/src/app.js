@@ -4,15 +4,13 @@
 // never reset by a refresh, entities that appear later are placed beside a peer.
 
 import cytoscape from 'cytoscape';
-import cytoscapeElk from 'cytoscape-elk';
 import {
   KINDS, computeVisibility, defaultFilters, edgeLabel, edgeWidth, formatBytes,
   formatCount, formatRate, formatWindow, matchesSearch, namespaceGroupId,
   namespacesOf, nodeSummary, normaliseGraph, placeNewNode, portsOf,
 } from './model.js';
 import { cytoscapeStyle, kindStyle, legendSwatch } from './style.js';
-
-cytoscape.use(cytoscapeElk);
+import { layeredLayout } from './layout.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -50,46 +48,10 @@ function entityTitle(n) {
 }
 
 // ---------------------------------------------------------------- layout
-// ELK reads most options per (sub)graph, so namespace groups get them too.
-const ELK_SPACING = {
-  'elk.edgeRouting': 'POLYLINE', // Cytoscape draws its own curves; no routing tracks
-  'elk.spacing.nodeNode': 26,
-  'elk.layered.spacing.nodeNodeBetweenLayers': 55,
-  'elk.layered.spacing.edgeNodeBetweenLayers': 15,
-  'elk.spacing.edgeNode': 15,
-  'elk.spacing.componentComponent': 40,
-  'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
-  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
-};
-
-function layoutOptions(fit) {
-  const box = $('cy').getBoundingClientRect();
-  const aspect = box.width > 0 && box.height > 0 ? box.width / box.height : 1.6;
-  return {
-    name: 'elk',
-    fit,
-    padding: 30,
-    animate: false,
-    nodeDimensionsIncludeLabels: true,
-    nodeLayoutOptions: (n) => (n.isParent()
-      ? { ...ELK_SPACING, 'elk.padding': '[top=30,left=16,bottom=16,right=16]' }
-      : undefined),
-    elk: {
-      algorithm: 'layered',
-      'elk.direction': 'RIGHT',
-      'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-      'elk.aspectRatio': aspect,
-      ...ELK_SPACING,
-    },
-  };
-}
-
 async function runLayout(eles, fit) {
-  if (eles.nodes().length === 0) return;
-  const layout = eles.layout(layoutOptions(fit));
-  const done = layout.promiseOn('layoutstop');
-  layout.run();
-  await done;
+  if (eles.nodes().empty()) return;
+  state.layoutMethod = await layeredLayout(cy, eles);
+  if (fit) fitVisible();
 }
 
 function fitVisible() {

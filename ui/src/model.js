@@ -59,11 +59,14 @@ export function normaliseGraph(doc) {
   const byId = new Map();
   for (const n of doc.nodes) {
     if (!n || typeof n.id !== 'string' || n.id === '' || byId.has(n.id)) continue;
+    const kind = String(n.kind ?? 'external');
     const node = {
       id: n.id,
       name: String(n.name ?? n.id),
-      namespace: String(n.namespace ?? ''),
-      kind: String(n.kind ?? 'external'),
+      // Hosts and external addresses belong to no namespace, whatever label the
+      // exporter gives them (Caretta's metrics say "node" / "external").
+      namespace: INFRA_KINDS.has(kind) ? '' : String(n.namespace ?? ''),
+      kind,
       owner: String(n.owner ?? ''),
       zone: String(n.zone ?? ''),
     };
