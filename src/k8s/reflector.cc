@@ -239,16 +239,18 @@ Reflector::WatchEnd Reflector::Watch() {
   if (r.interrupted || stopping()) return WatchEnd::kStopped;
   if (end != WatchEnd::kClean) return end;
   if (r.status == 410) return WatchEnd::kGone;
+  if (!pending_.empty()) {
+    // The stream ended inside an event: that event was never applied; the re-watch
+    // from the last resourceVersion delivers it again.
+    NoteDecodeError("watch event (stream cut)", pending_);
+    pending_.clear();
+    return WatchEnd::kError;
+  }
   if (!r.error.empty() || r.status != 200) {
     ++stats_.request_errors;
     spdlog::warn(
         "k8s: {}: watch failed: {}", resource_.resource,
         r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + Snippet(r.body) : r.error);
-    return WatchEnd::kError;
-  }
-  if (!pending_.empty()) {
-    // The stream ended inside an event: that event was never applied.
-    NoteDecodeError("watch event (stream cut)", pending_);
     return WatchEnd::kError;
   }
   return WatchEnd::kClean;
