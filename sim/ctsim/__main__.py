@@ -38,6 +38,8 @@ def main(argv=None):
     th.add_argument("--view", choices=["k8s", "k8s_service", "host", "all"], default="all")
     th.add_argument("--hostname", default=None)
     sub.add_parser("status", help="show instances and this instance's state")
+    mc = sub.add_parser("mapcheck", help="is the agent's /api/graph complete? (exit 0 if so)")
+    mc.add_argument("--agent", required=True, help="agent base URL, e.g. http://127.0.0.1:7117")
     sub.add_parser("nft", help="print the kube-proxy nftables ruleset for the topology")
     a = ap.parse_args(argv)
 
@@ -66,6 +68,15 @@ def main(argv=None):
             cl.traffic(scale=a.scale, continuous=a.continuous, max_seconds=a.max_seconds,
                        rate_scale=a.rate_scale, wait=not a.no_wait)
             return 0
+        if a.cmd == "mapcheck":
+            from sim.ctsim import mapcheck
+            try:
+                ok, found, total, view = mapcheck.check(cl, a.agent)
+            except OSError as e:
+                print(f"mapcheck: {e}")
+                return 1
+            print(f"{found}/{total} edges ({view} view){' complete' if ok else ''}")
+            return 0 if ok else 1
         if a.cmd == "truth":
             t = T.compute(cl.m, cl.rd, hostname=a.hostname)
             print(json.dumps(t if a.view == "all" else t["views"][a.view], indent=1))

@@ -1,0 +1,30 @@
+"""Is the agent's map complete? Compares /api/graph with the ground truth measured so
+far (any view: Kubernetes names with or without Service NAT undone, or host names)."""
+
+import json
+import urllib.request
+
+from . import truth as T
+
+
+def graph_edges(agent_url, timeout=3):
+    with urllib.request.urlopen(f"{agent_url}/api/graph?window=86400", timeout=timeout) as r:
+        g = json.load(r)
+    nodes = {n["id"]: (n["name"], n["namespace"], n["kind"]) for n in g.get("nodes", [])}
+    return {(nodes.get(e["source"]), nodes.get(e["target"]), int(e["server_port"]))
+            for e in g.get("edges", [])}
+
+
+def check(cluster, agent_url):
+    """(complete?, found, expected, view) using the view that matches best."""
+    t = T.compute(cluster.m, cluster.rd)
+    got = graph_edges(agent_url)
+    best = None
+    for view in ("k8s", "k8s_service", "host"):
+        exp = {((e["client_name"], e["client_namespace"], e["client_kind"]),
+                (e["server_name"], e["server_namespace"], e["server_kind"]), e["server_port"])
+               for e in t["views"][view]}
+        found = len(exp & got)
+        if best is None or found > best[1]:
+            best = (bool(exp) and exp <= got, found, len(exp), view)
+    return best
