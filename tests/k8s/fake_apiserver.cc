@@ -34,8 +34,8 @@ FakeApiServer::FakeApiServer(FakeApiServerOptions options) {
   }
   const std::string ready = state_dir + "/ready.json";
   fs::remove(ready);
-  std::vector<std::string> args = {"python3", "-m", "sim.fake_apiserver", "--state-dir",
-                                   state_dir, "--ready-file", ready};
+  std::vector<std::string> args = {
+      "python3", "-m", "sim.fake_apiserver", "--state-dir", state_dir, "--ready-file", ready};
   if (options.port != 0) {
     args.push_back("--port");
     args.push_back(std::to_string(options.port));
@@ -147,7 +147,8 @@ std::string FakeApiServer::Control(const std::string& method, const std::string&
   return out;
 }
 
-void FakeApiServer::Delete(const std::string& kind, const std::string& ns, const std::string& name) {
+void FakeApiServer::Delete(const std::string& kind, const std::string& ns,
+                           const std::string& name) {
   Control("DELETE", "/objects/" + kind + "/" + (ns.empty() ? "" : ns + "/") + name);
 }
 
@@ -163,10 +164,9 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 std::string PodJson(const std::string& name, const std::string& ns, const std::string& ip,
                     const std::string& extra_metadata, const std::string& extra_spec) {
   std::string ips = ip.empty() ? "" : R"(,"podIP":")" + ip + R"(","podIPs":[{"ip":")" + ip + "\"}]";
-  return R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")" + name +
-         R"(","namespace":")" + ns + "\"" + extra_metadata + R"(},"spec":{"nodeName":"node-1")" +
-         extra_spec + R"(,"containers":[{"name":"app","image":"x"}]},"status":{"phase":"Running")" +
-         ips + "}}";
+  return R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")" + name + R"(","namespace":")" +
+         ns + "\"" + extra_metadata + R"(},"spec":{"nodeName":"node-1")" + extra_spec +
+         R"(,"containers":[{"name":"app","image":"x"}]},"status":{"phase":"Running")" + ips + "}}";
 }
 
 std::string NodeJson(const std::string& name, const std::string& ip, const std::string& zone) {

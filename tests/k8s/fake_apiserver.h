@@ -36,7 +36,9 @@ class FakeApiServer {
   // Control API; throws on a 4xx/5xx answer. Returns the JSON answer text.
   std::string Control(const std::string& method, const std::string& path,
                       const std::string& body = "");
-  std::string Add(const std::string& objects_json) { return Control("POST", "/objects", objects_json); }
+  std::string Add(const std::string& objects_json) {
+    return Control("POST", "/objects", objects_json);
+  }
   void Delete(const std::string& kind, const std::string& ns, const std::string& name);
   void Fault(const std::string& fault_json) { Control("POST", "/faults", fault_json); }
   std::string Stats() { return Control("GET", "/stats"); }

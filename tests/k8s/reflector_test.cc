@@ -59,10 +59,12 @@ class RecordingSink : public ReflectorSink {
 
  private:
   static std::string Name(const Object& o) {
-    return std::visit([](const auto& x) -> std::string {
-      if constexpr (requires { x.name; }) return x.name;
-      return "";
-    }, o);
+    return std::visit(
+        [](const auto& x) -> std::string {
+          if constexpr (requires { x.name; }) return x.name;
+          return "";
+        },
+        o);
   }
   std::mutex mu_;
   int replaces_ = 0;
@@ -95,8 +97,8 @@ std::shared_ptr<ApiClient> ClientFor(const FakeApiServer& server) {
 }
 
 std::string ThreePods() {
-  return "[" + PodJson("a", "shop", "10.244.0.1") + "," + PodJson("b", "shop", "10.244.0.2") +
-         "," + PodJson("c", "shop", "10.244.0.3") + "]";
+  return "[" + PodJson("a", "shop", "10.244.0.1") + "," + PodJson("b", "shop", "10.244.0.2") + "," +
+         PodJson("c", "shop", "10.244.0.3") + "]";
 }
 
 TEST(Reflector, PagedListThenWatchAddsAndDeletes) {
@@ -307,9 +309,10 @@ TEST(Reflector, TenThousandWatchEventsAreAppliedInOrder) {
     std::snprintf(name, sizeof name, "p-%05d", i);
     expected.push_back(name);
     if (i > 0) ops += ',';
-    ops += R"({"op":"upsert","object":)" +
-           PodJson(name, "bulk", "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)) +
-           "}";
+    ops +=
+        R"({"op":"upsert","object":)" +
+        PodJson(name, "bulk", "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)) +
+        "}";
   }
   ops += "]}";
   server.Control("POST", "/batch", ops);

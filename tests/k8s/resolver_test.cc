@@ -1,6 +1,4 @@
 // KubernetesResolver end to end against the fake kube-apiserver.
-#include "resolve/k8s_resolver.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -9,6 +7,7 @@
 #include <fstream>
 
 #include "fake_apiserver.h"
+#include "resolve/k8s_resolver.h"
 
 namespace caretta::resolve {
 namespace {
@@ -21,7 +20,9 @@ using k8s::testing::WaitFor;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-Endpoint Remote(const char* ip) { return Endpoint{*common::IpAddress::Parse(ip), 80, 0, 0, 0, false}; }
+Endpoint Remote(const char* ip) {
+  return Endpoint{*common::IpAddress::Parse(ip), 80, 0, 0, 0, false};
+}
 
 KubernetesOptions OptionsFor(const FakeApiServer& server) {
   KubernetesOptions o;

@@ -1,10 +1,10 @@
-#include "resolve/k8s_cgroup.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+
+#include "resolve/k8s_cgroup.h"
 
 namespace caretta::resolve {
 namespace {
@@ -14,8 +14,9 @@ namespace fs = std::filesystem;
 const k8s::Uid kUid = k8s::Uid::Parse("be1e1466-d96c-5902-ab7c-20a0359caca2");
 
 TEST(PodUidFromCgroupName, SystemdAndCgroupfsDrivers) {
-  EXPECT_EQ(PodUidFromCgroupName("kubepods-besteffort-podbe1e1466_d96c_5902_ab7c_20a0359caca2.slice"),
-            kUid);
+  EXPECT_EQ(
+      PodUidFromCgroupName("kubepods-besteffort-podbe1e1466_d96c_5902_ab7c_20a0359caca2.slice"),
+      kUid);
   EXPECT_EQ(PodUidFromCgroupName("podbe1e1466-d96c-5902-ab7c-20a0359caca2"), kUid);
   EXPECT_EQ(PodUidFromCgroupName("kubepods-pod6d5f8e2a9b1c4d3e8f7a6b5c4d3e2f1a.slice"),
             k8s::Uid::Parse("6d5f8e2a9b1c4d3e8f7a6b5c4d3e2f1a"));

@@ -17,7 +17,9 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-std::string FixturePath(const std::string& name) { return std::string(K8S_FIXTURE_DIR) + "/" + name; }
+std::string FixturePath(const std::string& name) {
+  return std::string(K8S_FIXTURE_DIR) + "/" + name;
+}
 
 int LoadList(const std::string& json, ClusterStore& store) {
   std::map<std::string, std::vector<Object>> by_kind;

@@ -99,7 +99,7 @@ contexts:
 - name: x
   context: {cluster: c, user: u}
 current-context: x
-)")}) ;
+)")});
   EXPECT_EQ(c.token_file, dir_ + "/tok");
   EXPECT_EQ(c.client_cert_pem, "cert");
   EXPECT_EQ(c.client_key_pem, "key");
@@ -120,9 +120,7 @@ TEST_F(KubeConfigTest, BrokenConfigsSayWhatIsWrong) {
   EXPECT_NE(message("contexts: [{name: a, context: {cluster: zz}}]\ncurrent-context: a\n")
                 .find("unknown cluster"),
             std::string::npos);
-  EXPECT_NE(message(std::string(kTokenConfig) + "\n")
-                .find("no error"),
-            std::string::npos);
+  EXPECT_NE(message(std::string(kTokenConfig) + "\n").find("no error"), std::string::npos);
   std::string exec_only = R"(clusters: [{name: c, cluster: {server: "https://x"}}]
 users: [{name: u, user: {exec: {command: aws}}}]
 contexts: [{name: a, context: {cluster: c, user: u}}]

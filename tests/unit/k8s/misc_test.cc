@@ -21,7 +21,8 @@ TEST(WatchedResources, EmbeddedListIsDecodable) {
 }
 
 TEST(Backoff, GrowsToTheCapWithJitterAndResets) {
-  Backoff b(BackoffPolicy{std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 0.5}, 42);
+  Backoff b(BackoffPolicy{std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 0.5},
+            42);
   std::vector<std::int64_t> delays;
   for (int i = 0; i < 8; ++i) delays.push_back(b.Next().count());
   EXPECT_GE(delays[0], 50);
