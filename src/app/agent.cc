@@ -30,6 +30,28 @@ std::uint32_t OwnNetns() {
 
 }  // namespace
 
+UiServer::UiServer(const Config& config) : source_(PrometheusGraphUrl(config)) {
+  http_ = std::make_unique<exporter::HttpServer>(
+      config.listen_address, config.prometheus_port, config.prometheus_endpoint,
+      exporter::HttpHandlers{
+          .metrics =
+              [this] {
+                return "# HELP caretta_graph_query_failures_total failed PromQL graph queries\n"
+                       "# TYPE caretta_graph_query_failures_total counter\n"
+                       "caretta_graph_query_failures_total " +
+                       std::to_string(source_.failures()) + "\n";
+              },
+          .graph =
+              [this](double window) {
+                bool ok = false;
+                std::string body = source_.GraphJson(window, &ok);
+                return std::make_pair(ok ? 200 : 502, body);
+              },
+          .ready = [] { return true; }});
+  http_->Start();
+  spdlog::info("ui: web map on :{}, graph from {}", http_->port(), PrometheusGraphUrl(config));
+}
+
 Agent::Agent(Config config)
     : config_(std::move(config)),
       hostname_(config_.node_name.empty() ? Hostname() : config_.node_name),
@@ -40,12 +62,18 @@ Agent::Agent(Config config)
       config_.listen_address, config_.prometheus_port, config_.prometheus_endpoint,
       exporter::HttpHandlers{
           .metrics = [this] { return exporter::RenderMetrics(*table_.Snapshot(), Status()); },
-          .graph =
-              [this](double window) {
-                auto snap = table_.Snapshot();
-                return exporter::RenderGraphJson(*snap, window, snap->taken_at);
-              },
+          .graph = [this](double window) -> std::pair<int, std::string> {
+            if (graph_source_) {
+              bool ok = false;
+              std::string body = graph_source_->GraphJson(window, &ok);
+              return {ok ? 200 : 502, body};
+            }
+            auto snap = table_.Snapshot();
+            return {200, exporter::RenderGraphJson(*snap, window, snap->taken_at)};
+          },
           .ready = [this] { return ready_.load(); }});
+  if (std::string url = PrometheusGraphUrl(config_); !url.empty())
+    graph_source_ = std::make_unique<exporter::PrometheusGraphSource>(url);
   http_->Start();
 
   tracer::TracerConfig tc;

@@ -12,12 +12,26 @@
 #include "app/config.h"
 #include "export/agent_status.h"
 #include "export/http_server.h"
+#include "export/prometheus_graph.h"
 #include "links/link_table.h"
 #include "resolve/chain.h"
 #include "resolve/dns_resolver.h"
 #include "tracer/bpf_tracer.h"
 
 namespace caretta::app {
+
+// `caretta ui`: the web map and /api/graph from a Prometheus-compatible server,
+// without BPF (runs anywhere, e.g. on a laptop against the cluster's VictoriaMetrics).
+class UiServer {
+ public:
+  explicit UiServer(const Config& config);  // starts serving; throws on bind failure
+  void Stop() { http_->Stop(); }
+  std::uint16_t http_port() const { return http_->port(); }
+
+ private:
+  exporter::PrometheusGraphSource source_;
+  std::unique_ptr<exporter::HttpServer> http_;
+};
 
 class Agent {
  public:
@@ -44,6 +58,7 @@ class Agent {
   std::unique_ptr<tracer::BpfTracer> tracer_;
   resolve::ChainResolver resolver_;
   std::shared_ptr<resolve::DnsResolver> dns_;
+  std::unique_ptr<exporter::PrometheusGraphSource> graph_source_;  // --graph-source prometheus=
   // The agent's own addresses: connections to (one of them, the HTTP port) are
   // scrapes of this agent, excluded from links unless --trace-self.
   std::vector<common::IpAddress> own_addresses_;

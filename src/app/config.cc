@@ -122,6 +122,15 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
            throw BadValue("LOG_LEVEL: '" + v + "' is not one of trace, debug, info, warn, error");
          c.log_level = v;
        }},
+      {"--graph-source", "GRAPH_SOURCE",
+       "where /api/graph comes from: agent, or prometheus=URL for the whole cluster (agent)",
+       [&](const std::string& v) {
+         if (v != "agent" &&
+             (v.rfind("prometheus=http://", 0) != 0 && v.rfind("prometheus=https://", 0) != 0))
+           throw BadValue("GRAPH_SOURCE: '" + v +
+                          "' is neither 'agent' nor 'prometheus=http(s)://HOST:PORT'");
+         c.graph_source = v;
+       }},
       {"--track-loopback", "TRACK_LOOPBACK", "also map loopback connections (false)",
        boolean("TRACK_LOOPBACK", &c.track_loopback)},
       {"--trace-self", "TRACE_SELF", "also map the agent's own connections (false)",
@@ -132,13 +141,21 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
       "caretta: eBPF service-dependency map agent. Traces every TCP connection on this host\n"
       "(tracepoints only; no kprobes), names both ends (Kubernetes workload, Service, node,\n"
       "external host) and serves Prometheus metrics, /api/graph and a web map.\n"
-      "Every flag can also be set by the environment variable shown in [brackets].",
+      "Every flag can also be set by the environment variable shown in [brackets].\n"
+      "`caretta ui --graph-source prometheus=URL` serves only the web map, built from\n"
+      "PromQL against Prometheus/VictoriaMetrics (the whole cluster), without BPF.",
       "caretta"};
   for (Setting& s : settings) cli.add_option(s.flag, s.value, s.help + " [" + s.env + "]");
   cli.add_flag("--check-config", c.check_config,
                "validate flags and environment, print the effective configuration, exit");
 
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  // `caretta ui ...`: only the web map, fed by a Prometheus-compatible server.
+  std::vector<std::string> rest = args;
+  if (!rest.empty() && rest.front() == "ui") {
+    c.ui_only = true;
+    rest.erase(rest.begin());
+  }
+  std::vector<std::string> reversed(rest.rbegin(), rest.rend());
   try {
     cli.parse(reversed);
   } catch (const CLI::CallForHelp&) {
@@ -163,7 +180,18 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
     out.message = std::string("caretta: invalid configuration: ") + e.what();
     return out;
   }
+  if (c.ui_only && PrometheusGraphUrl(c).empty()) {
+    out.exit_code = 2;
+    out.message =
+        "caretta: `caretta ui` needs --graph-source prometheus=URL (e.g. "
+        "prometheus=http://127.0.0.1:9090)";
+  }
   return out;
+}
+
+std::string PrometheusGraphUrl(const Config& c) {
+  const std::string prefix = "prometheus=";
+  return c.graph_source.rfind(prefix, 0) == 0 ? c.graph_source.substr(prefix.size()) : "";
 }
 
 std::string Describe(const Config& c) {
@@ -184,7 +212,8 @@ std::string Describe(const Config& c) {
     << "node_name=" << c.node_name << "\n"
     << "log_level=" << c.log_level << "\n"
     << "track_loopback=" << (c.track_loopback ? "true" : "false") << "\n"
-    << "trace_self=" << (c.trace_self ? "true" : "false") << "\n";
+    << "trace_self=" << (c.trace_self ? "true" : "false") << "\n"
+    << "graph_source=" << c.graph_source << "\n";
   return o.str();
 }
 

@@ -29,6 +29,8 @@ struct Config {
   std::string log_level = "info";
   bool track_loopback = false;
   bool trace_self = false;
+  std::string graph_source = "agent";  // or "prometheus=URL"
+  bool ui_only = false;                // `caretta ui`: web map from graph_source, no BPF
   bool check_config = false;
 };
 
@@ -49,6 +51,9 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
 // Effective configuration as `key=value` lines, keys named like the environment
 // variables in lower case (for --check-config; the Helm tests read them).
 std::string Describe(const Config& config);
+
+// The Prometheus URL of a "prometheus=URL" graph source, "" for the agent's own.
+std::string PrometheusGraphUrl(const Config& config);
 
 // Strict boolean: true/false/1/0/yes/no/on/off, any case.
 std::optional<bool> ParseBool(std::string text);

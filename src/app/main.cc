@@ -33,10 +33,16 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<caretta::app::Agent> agent;
+  std::unique_ptr<caretta::app::UiServer> ui;
   try {
-    spdlog::info("caretta: starting (poll every {} s, metrics on :{}{})",
-                 config.poll_interval_seconds, config.prometheus_port, config.prometheus_endpoint);
-    agent = std::make_unique<caretta::app::Agent>(config);
+    if (config.ui_only) {
+      ui = std::make_unique<caretta::app::UiServer>(config);
+    } else {
+      spdlog::info("caretta: starting (poll every {} s, metrics on :{}{})",
+                   config.poll_interval_seconds, config.prometheus_port,
+                   config.prometheus_endpoint);
+      agent = std::make_unique<caretta::app::Agent>(config);
+    }
   } catch (const std::exception& e) {
     spdlog::critical("caretta: cannot start: {}", e.what());
     return 1;
@@ -44,6 +50,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("caretta: {} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  agent->Stop();
+  if (agent) agent->Stop();
+  if (ui) ui->Stop();
   return 0;
 }

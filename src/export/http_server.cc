@@ -56,7 +56,10 @@ void HttpServer::Start() {
   s.set_read_timeout(5, 0);
   s.set_write_timeout(10, 0);
   s.set_keep_alive_max_count(100);
-  s.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  // Browsers keep up to six idle connections open; short keep-alive and enough
+  // workers so idle ones never starve a new request.
+  s.set_keep_alive_timeout(2);
+  s.new_task_queue = [] { return new httplib::ThreadPool(8); };
 
   s.Get(metrics_path_, [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(handlers_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
@@ -77,7 +80,9 @@ void HttpServer::Start() {
                       "application/json");
       return;
     }
-    res.set_content(handlers_.graph(*window), "application/json");
+    auto [status, body] = handlers_.graph(*window);
+    res.status = status;
+    res.set_content(body, "application/json");
   });
 #ifdef CARETTA_HAVE_UI
   s.Get(R"(/[A-Za-z0-9._\-/]*)", [](const httplib::Request& req, httplib::Response& res) {

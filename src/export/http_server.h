@@ -21,7 +21,8 @@ namespace caretta::exporter {
 
 struct HttpHandlers {
   std::function<std::string()> metrics;
-  std::function<std::string(double window_seconds)> graph;
+  // (HTTP status, JSON body)
+  std::function<std::pair<int, std::string>(double window_seconds)> graph;
   std::function<bool()> ready;
 };
 

@@ -193,7 +193,8 @@ std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& st
   return t.str();
 }
 
-std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_seconds, double now) {
+std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_seconds, double now,
+                            std::string_view source) {
   struct Edge {
     const resolve::Entity* client;
     const resolve::Entity* server;
@@ -234,8 +235,9 @@ std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_secon
     nodes.emplace(NodeId(k.server), &k.server);
   }
   std::string out = "{\"generated_at\":" + Number(now) +
-                    ",\"window_seconds\":" + Number(window_seconds) +
-                    ",\"source\":\"agent\",\"nodes\":[";
+                    ",\"window_seconds\":" + Number(window_seconds) + ",\"source\":";
+  AppendJsonString(out, source);
+  out += ",\"nodes\":[";
   bool first = true;
   for (const auto& [id, e] : nodes) {
     if (!first) out += ',';

@@ -12,7 +12,8 @@ std::string RenderMetrics(const links::LinkSnapshot& links, const AgentStatus& s
 
 // JSON graph (docs/CONTRACTS.md): nodes are entities, edges merge both observed
 // ends of (client, server, server port).
-std::string RenderGraphJson(const links::LinkSnapshot& links, double window_seconds, double now);
+std::string RenderGraphJson(const links::LinkSnapshot& links, double window_seconds, double now,
+                            std::string_view source = "agent");
 
 // Caretta's numeric ids: FNV-1a 32 over the fields, each followed by a 0 byte so
 // ("ab","c") and ("a","bc") differ (Caretta concatenated them plainly).

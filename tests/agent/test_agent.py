@@ -4,6 +4,7 @@ namespaces this test creates, and asserts on what /metrics says.
 
 Exit code 77 (ctest SKIP) with a reason when root, BPF or promtool is missing.
 """
+import json
 import os
 import re
 import shutil
@@ -145,7 +146,9 @@ class AgentTest(unittest.TestCase):
         # Loopback tracking on, so the scrapes below (over 127.0.0.1) would become a
         # link if the agent did not recognise its own sockets.
         cls.agent = subprocess.Popen([AGENT, "--prometheus-port", str(cls.port), "--poll-interval", "1",
-                                      "--listen-address", "127.0.0.1", "--track-loopback", "true"],
+                                      "--listen-address", "127.0.0.1", "--track-loopback", "true",
+                                      # other load on the host must not fill our table
+                                      "--max-connections", "1000000"],
                                      stdout=cls.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -257,6 +260,66 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn('"edges"', body)
         self.assertIsNone(self.agent.poll(), "agent died")
+
+    def test_graph_from_prometheus_matches_the_agent(self):
+        """`caretta ui --graph-source prometheus=URL` rebuilds the agent's map from PromQL."""
+        exchange(IP[1], 18083, 777, 333)
+        time.sleep(1.5)  # one poll
+        prom_port, ui_port = free_port(), free_port()
+        data = f"/tmp/{PREFIX}-prom"
+        shutil.rmtree(data, ignore_errors=True)
+        os.makedirs(data)
+        with open(f"{data}/prometheus.yml", "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n - job_name: caretta\n"
+                    f"   static_configs: [{{targets: ['127.0.0.1:{self.port}']}}]\n")
+        prom = subprocess.Popen(["prometheus", f"--config.file={data}/prometheus.yml",
+                                 f"--storage.tsdb.path={data}/tsdb",
+                                 f"--web.listen-address=127.0.0.1:{prom_port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ui = subprocess.Popen([AGENT, "ui", "--graph-source", f"prometheus=http://127.0.0.1:{prom_port}",
+                               "--prometheus-port", str(ui_port), "--listen-address", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dead_port = free_port()
+        dead = subprocess.Popen([AGENT, "ui", "--graph-source", "prometheus=http://127.0.0.1:1",
+                                 "--prometheus-port", str(dead_port), "--listen-address",
+                                 "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def edge(graph):
+                names = {n["id"]: n["name"] for n in graph["nodes"]}
+                for e in graph["edges"]:
+                    if (names.get(e["source"]), names.get(e["target"]), e["server_port"]) == \
+                            (NS[0], NS[1], 18083):
+                        return e
+                return None
+            want = edge(json.loads(self.get("/api/graph?window=60")[1]))
+            self.assertIsNotNone(want)
+            got, deadline = None, time.time() + 30
+            while time.time() < deadline and not (got and got["bytes_client_to_server"] == 777):
+                time.sleep(1)
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/api/graph?window=60",
+                                                timeout=5) as r:
+                        graph = json.loads(r.read())
+                        self.assertEqual(graph["source"], "prometheus")
+                        got = edge(graph)
+                except (OSError, ValueError):
+                    pass
+            self.assertIsNotNone(got, "edge never appeared in the Prometheus-built graph")
+            for field in ("bytes_client_to_server", "bytes_server_to_client", "connections"):
+                self.assertEqual(got[field], want[field], field)
+            self.assertEqual((got["bytes_client_to_server"], got["bytes_server_to_client"]), (777, 333))
+            # A dead Prometheus: a clear 502, and the ui server keeps running.
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(f"http://127.0.0.1:{dead_port}/api/graph?window=60",
+                                       timeout=15)
+            self.assertEqual(ctx.exception.code, 502)
+            self.assertIn("error", json.loads(ctx.exception.read()))
+            self.assertIsNone(dead.poll())
+        finally:
+            for p in (prom, ui, dead):
+                p.kill()
+                p.wait()
+            shutil.rmtree(data, ignore_errors=True)
 
     def test_zz_sigterm_detaches_cleanly(self):
         self.agent.send_signal(signal.SIGTERM)
