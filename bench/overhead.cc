@@ -52,6 +52,7 @@ struct Options {
   int share_runs = 5;
   int msg = 64;
   int nice = -10;  // load generator niceness: less noise from other work on the machine
+  int cpu = 0;     // client and server pinned to this CPU (-1 = not pinned)
 };
 
 constexpr int kServerPort = 7800;
@@ -260,7 +261,7 @@ class Bench {
     int out = -1;
     server_ = Spawn({o_.netload, "serve", "--addr", net_.server_ips()[0], "--port",
                      std::to_string(kServerPort), "--max-seconds", "900"},
-                    net_.server_path(), &out, nullptr, "", o_.nice);
+                    net_.server_path(), &out, nullptr, "", o_.nice, o_.cpu);
     auto line = ReadLine(out, 10);
     close(out);
     if (!line || *line != "listening") throw std::runtime_error("the echo server did not start");
@@ -282,7 +283,7 @@ class Bench {
     pid_t client = Spawn({o_.netload, mode, "--addr", net_.server_ips()[0], "--port",
                           std::to_string(kServerPort), "--seconds", Fmt(o_.seconds, 3), "--msg",
                           std::to_string(o_.msg)},
-                         net_.client_path(), &out, nullptr, "", o_.nice);
+                         net_.client_path(), &out, nullptr, "", o_.nice, o_.cpu);
     std::string text = ReadAll(out, o_.seconds + 30);
     close(out);
     rusage ru{};
@@ -365,7 +366,7 @@ class Bench {
           "hooks a byte-counting tracer needs (context only: what a per-packet design pays "
           "before doing any work). "
        << o_.share_runs << " runs of " << Fmt(o_.seconds, 0) << " s per mode, " << o_.msg
-       << "-byte messages, one client, client and server at nice " << o_.nice
+       << "-byte messages, one client, client and server at nice " << o_.nice << Pinned()
        << "; figures are medians with [min – max]. The last column divides by the load "
           "generator's own CPU instead (client + server processes, including the softirq work "
           "that runs in their context): other work on the machine cannot dilute it, so it is "
@@ -439,6 +440,13 @@ class Bench {
       user_crr.push_back(100 * s.agent_user_ns / s.busy_ns);
     }
     double rr_med = Median(rr_ratio), crr_med = Median(crr_share);
+    // What (a) predicts for (b) if the agent's in-kernel time simply adds to the
+    // serial work of each transaction: rate ratio = 1 / (1 + agent / load CPU).
+    for (const std::string mode : {"rr", "crr"}) {
+      std::vector<double> x;
+      for (const Sample& s : samples[mode]) x.push_back(1.0 / (1.0 + s.agent_ns / s.load_ns));
+      predicted_[mode] = Median(x);
+    }
     md << "| goal | figure (median [min – max]) | goal | result |\n|---|---|---|---|\n";
     md << "| RR: agent share / floor share (same tracepoint) | " << Fmt(rr_med, 2) << " × ["
        << Fmt(Min(rr_ratio), 2) << " – " << Fmt(Max(rr_ratio), 2) << "] | ≤ 1.5 × | "
@@ -487,7 +495,7 @@ class Bench {
     md << "## (b) Transaction rates with and without the agent\n\n"
        << o_.pairs << " interleaved pairs per mode (order alternates, RR and CRR pairs alternate "
        << "too), " << Fmt(o_.seconds, 0) << " s per run, " << o_.msg
-       << "-byte request and response, one client, client and server at nice " << o_.nice
+       << "-byte request and response, one client, client and server at nice " << o_.nice << Pinned()
        << ", between two network namespaces on a veth pair. With = "
        << (o_.agent.empty() ? "caretta_tracer loaded in-process, polled every 1 s"
                             : "`" + o_.agent + " --poll-interval 1` running")
@@ -507,6 +515,12 @@ class Bench {
          << Fmt(50 * (Max(without[mode]) / Min(without[mode]) - 1), 1) << " % | ≥ " << Fmt(goal, 2)
          << " | " << (med >= goal ? "PASS" : "FAIL") << " |\n";
     }
+    if (!predicted_.empty())
+      md << "\nPredicted from (a) — the agent's in-kernel time added to the serial work of each "
+            "transaction, ratio = 1 / (1 + agent ns / load-generator ns), free of the rate noise: "
+            "RR "
+         << Fmt(predicted_["rr"], 4) << ", CRR " << Fmt(predicted_["crr"], 4)
+         << " (the agent's user-space CPU, which runs on another CPU here, is not included).\n";
     md << "\nPer-pair ratios, in run order:\n\n";
     for (const std::string mode : {"rr", "crr"}) {
       md << "- " << mode << ":";
@@ -514,6 +528,11 @@ class Bench {
       md << "\n";
     }
     md << "\n";
+  }
+
+  std::string Pinned() const {
+    return o_.cpu >= 0 ? " and pinned to CPU " + std::to_string(o_.cpu) + " (the agent is not pinned)"
+                       : "";
   }
 
   void Warmup() {
@@ -527,6 +546,7 @@ class Bench {
 
  private:
   Options o_;
+  std::map<std::string, double> predicted_;  // rate ratio predicted from (a)
   NetnsPair net_;
   pid_t server_ = -1;
 };
@@ -548,6 +568,7 @@ int Main(int argc, char** argv) {
     else if (a == "--share-runs") o.share_runs = std::stoi(next());
     else if (a == "--msg") o.msg = std::stoi(next());
     else if (a == "--nice") o.nice = std::stoi(next());
+    else if (a == "--cpu") o.cpu = std::stoi(next());
     else if (a == "--only") {
       std::string what = next();
       do_share = what == "share";
@@ -555,7 +576,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s --netload PATH [--agent PATH] [--seconds 3] [--pairs 10] "
-                   "[--share-runs 5] [--msg 64] [--nice -10] [--only share|rates]\n",
+                   "[--share-runs 5] [--msg 64] [--nice -10] [--cpu 0|-1] [--only share|rates]\n",
                    argv[0]);
       return 2;
     }

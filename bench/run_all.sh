@@ -9,7 +9,7 @@
 #   (c) poll CPU and RSS at 1k / 10k / 100k tracked connections
 # Then, if present, bench/k8s/run.sh and bench/demo/run.sh (owned by other work streams).
 #
-# Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (10), BENCH_SHARE_RUNS (5),
+# Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (12), BENCH_SHARE_RUNS (5),
 # BENCH_CONNS (1000,10000,100000), BENCH_AGENT (path of the agent binary; default
 # BUILD_DIR/caretta, "inprocess" = the caretta_tracer library inside the benchmark).
 #
@@ -21,7 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 SECONDS_PER_RUN="${BENCH_SECONDS:-3}"
-PAIRS="${BENCH_PAIRS:-10}"
+PAIRS="${BENCH_PAIRS:-12}"
 SHARE_RUNS="${BENCH_SHARE_RUNS:-5}"
 CONNS="${BENCH_CONNS:-1000,10000,100000}"
 RESULTS="$ROOT/bench/results"
@@ -45,7 +45,9 @@ run_tracer_benchmarks() {
     return 0
   fi
   cmake --build "$BUILD" -j2 --target caretta_netload caretta_bench_overhead caretta_bench_poll \
-    caretta >/dev/null
+    >/dev/null
+  cmake --build "$BUILD" -j2 --target caretta >/dev/null ||
+    echo "warning: could not rebuild the agent; using the existing binary if any" >&2
   local agent="${BENCH_AGENT:-$BUILD/caretta}" agent_args=()
   if [[ "$agent" != inprocess && -x "$agent" ]]; then agent_args=(--agent "$agent"); fi
   local netload="$BUILD/bench/caretta_netload"

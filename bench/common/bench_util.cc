@@ -201,7 +201,7 @@ void UnregisterChild(pid_t pid) {
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& netns_path, int* out_fd,
-            int* in_fd, const std::string& log_path, int nice_value) {
+            int* in_fd, const std::string& log_path, int nice_value, int cpu) {
   int out_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1};
   if (out_fd && pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   if (in_fd && pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -223,6 +223,12 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& netns_path,
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
     if (nice_value != 0) setpriority(PRIO_PROCESS, 0, nice_value);
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
     if (ns_fd >= 0 && setns(ns_fd, CLONE_NEWNET) != 0) _exit(126);
     if (out_fd) dup2(out_pipe[1], 1);
     if (in_fd) dup2(in_pipe[0], 0);

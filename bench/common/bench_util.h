@@ -54,10 +54,11 @@ void UnregisterChild(pid_t pid);
 // `in_fd` is set, its stdin is a pipe writable there. The child is registered for
 // cleanup.
 // `log_path` (if set) receives the child's stdout and stderr instead; `nice_value`
-// is the child's scheduling niceness (negative = favoured over other processes).
+// is the child's scheduling niceness (negative = favoured over other processes); `cpu`
+// (if >= 0) pins the child to that CPU.
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& netns_path,
             int* out_fd = nullptr, int* in_fd = nullptr, const std::string& log_path = "",
-            int nice_value = 0);
+            int nice_value = 0, int cpu = -1);
 // Waits up to `timeout_s`; on timeout SIGKILLs. Returns the exit status (or -1).
 int WaitChild(pid_t pid, double timeout_s, struct rusage* usage = nullptr);
 // SIGTERM, then SIGKILL after `grace_s`.
