@@ -61,7 +61,12 @@ Agent::Agent(Config config)
   http_ = std::make_unique<exporter::HttpServer>(
       config_.listen_address, config_.prometheus_port, config_.prometheus_endpoint,
       exporter::HttpHandlers{
-          .metrics = [this] { return exporter::RenderMetrics(*table_.Snapshot(), Status()); },
+          .metrics =
+              [this] {
+                std::string text = exporter::RenderMetrics(*table_.Snapshot(), Status());
+                if (k8s_) k8s_->AppendMetrics(text);
+                return text;
+              },
           .graph = [this](double window) -> std::pair<int, std::string> {
             if (graph_source_) {
               bool ok = false;
@@ -94,6 +99,13 @@ Agent::Agent(Config config)
     return paths;
   }());
 
+  resolve::KubernetesOptions k8s_options;
+  k8s_options.kubeconfig = config_.kubeconfig;
+  k8s_options.traverse_up_hierarchy = config_.traverse_up_hierarchy;
+  k8s_options.cgroup_root = config_.host_cgroup;
+  k8s_options.env = ProcessEnv();
+  k8s_ = resolve::MakeKubernetesResolver(k8s_options);
+  if (k8s_) resolver_.Add(k8s_);
   resolver_.Add(std::make_shared<resolve::HostResolver>(
       hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
   if (config_.resolve_dns) {
@@ -120,6 +132,19 @@ void Agent::Stop() {
 
 void Agent::Loop() {
   const auto interval = std::chrono::seconds(config_.poll_interval_seconds);
+  // Links resolved before the cluster index is loaded would be named by IP for
+  // good; the kernel keeps counting meanwhile, so waiting loses nothing.
+  if (k8s_) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!k8s_->WaitSynced(std::chrono::milliseconds(500))) {
+      std::lock_guard lock(stop_mu_);
+      if (stopping_) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        spdlog::warn("agent: Kubernetes index not synced after 60 s; polling anyway");
+        break;
+      }
+    }
+  }
   std::unique_lock lock(stop_mu_);
   for (;;) {
     lock.unlock();

@@ -16,6 +16,7 @@
 #include "links/link_table.h"
 #include "resolve/chain.h"
 #include "resolve/dns_resolver.h"
+#include "resolve/k8s_resolver.h"
 #include "tracer/bpf_tracer.h"
 
 namespace caretta::app {
@@ -58,6 +59,7 @@ class Agent {
   std::unique_ptr<tracer::BpfTracer> tracer_;
   resolve::ChainResolver resolver_;
   std::shared_ptr<resolve::DnsResolver> dns_;
+  std::shared_ptr<resolve::KubernetesResolver> k8s_;  // null without a cluster
   std::unique_ptr<exporter::PrometheusGraphSource> graph_source_;  // --graph-source prometheus=
   // The agent's own addresses: connections to (one of them, the HTTP port) are
   // scrapes of this agent, excluded from links unless --trace-self.
