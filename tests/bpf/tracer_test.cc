@@ -235,7 +235,7 @@ TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
   EXPECT_EQ(c->sent, 0u);
   EXPECT_EQ(c->role, Role::kClient);
   auto after = tracer_->ReadCounters();
-  EXPECT_EQ(after[CARETTA_CNT_FAILED_CONNECT] - before[CARETTA_CNT_FAILED_CONNECT], 1u);
+  EXPECT_GE(after[CARETTA_CNT_FAILED_CONNECT] - before[CARETTA_CNT_FAILED_CONNECT], 1u);
 }
 
 TEST_F(TracerTest, LoopbackIsCountedButNotReported) {
@@ -257,7 +257,7 @@ TEST_F(TracerTest, LoopbackIsCountedButNotReported) {
   EXPECT_EQ(Find(0, cport), nullptr);
   EXPECT_EQ(Find(0, sport), nullptr);
   auto after = tracer_->ReadCounters();
-  EXPECT_EQ(after[CARETTA_CNT_LOOPBACK] - before[CARETTA_CNT_LOOPBACK], 2u);  // both ends
+  EXPECT_GE(after[CARETTA_CNT_LOOPBACK] - before[CARETTA_CNT_LOOPBACK], 2u);  // both ends
 }
 
 TEST_F(TracerTest, TwoThousandShortConnectionsAllCounted) {
@@ -300,11 +300,15 @@ TEST_F(TracerTest, TwoThousandShortConnectionsAllCounted) {
   std::uint64_t drops = after[CARETTA_CNT_DROP_RINGBUF] - before[CARETTA_CNT_DROP_RINGBUF] +
                         after[CARETTA_CNT_DROP_TABLE_FULL] - before[CARETTA_CNT_DROP_TABLE_FULL] +
                         after[CARETTA_CNT_DROP_STORAGE] - before[CARETTA_CNT_DROP_STORAGE];
-  EXPECT_EQ(client_sockets + server_sockets + drops, 2u * kConnections);
+  // Every socket is reported, or its loss is counted (drops are host-wide, so other
+  // traffic can only make them larger than our shortfall).
+  EXPECT_LE(client_sockets + server_sockets, 2u * kConnections);
+  EXPECT_GE(client_sockets + server_sockets + drops, 2u * kConnections);
   if (drops == 0) {
     EXPECT_EQ(client_bytes, sent);
   }
-  EXPECT_EQ(after[CARETTA_CNT_OPENED_CLIENT] - before[CARETTA_CNT_OPENED_CLIENT], 2000u);
+  // Kernel counters are host-wide: other traffic may add to them, never subtract.
+  EXPECT_GE(after[CARETTA_CNT_OPENED_CLIENT] - before[CARETTA_CNT_OPENED_CLIENT], 2000u);
 }
 
 }  // namespace
