@@ -11,7 +11,8 @@
 #
 # Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (12), BENCH_SHARE_RUNS (5),
 # BENCH_CONNS (1000,10000,100000), BENCH_AGENT (path of the agent binary; default
-# BUILD_DIR/caretta, "inprocess" = the caretta_tracer library inside the benchmark).
+# BUILD_DIR/caretta, "inprocess" = the caretta_tracer library inside the benchmark),
+# BENCH_PARTS ("tracer k8s demo": which parts to run).
 #
 # Network: every benchmark runs between network namespaces it creates (names start
 # with $CARETTA_BENCH_NS_TAG) and removes; this script removes any left over on exit.
@@ -96,10 +97,12 @@ run_tracer_benchmarks() {
   echo "wrote $OUT" >&2
 }
 
-run_tracer_benchmarks
+PARTS=" ${BENCH_PARTS:-tracer k8s demo} "
+if [[ "$PARTS" == *" tracer "* ]]; then run_tracer_benchmarks; fi
 
 # Benchmarks of other work streams, each optional.
 for part in k8s demo; do
+  [[ "$PARTS" == *" $part "* ]] || continue
   script="$ROOT/bench/$part/run.sh"
   if [[ -f "$script" ]]; then
     echo "== $part" >&2
