@@ -1,5 +1,7 @@
 #include "k8s/objects.h"
 
+#include <algorithm>
+
 namespace caretta::k8s {
 namespace {
 
@@ -75,6 +77,32 @@ OwnerRef ControllerOf(element metadata) {
   return ref;
 }
 
+void AppendPort(std::vector<std::uint16_t>& ports, element port, std::string_view key) {
+  std::int64_t value = 0;
+  if (port[key].get_int64().get(value) != simdjson::SUCCESS || value <= 0 || value > 65535) return;
+  const auto p = static_cast<std::uint16_t>(value);
+  if (std::find(ports.begin(), ports.end(), p) == ports.end()) ports.push_back(p);
+}
+
+// TCP ports declared by containers and (sidecar) init containers; protocol defaults
+// to TCP.
+void DeclaredTcpPorts(element spec, std::vector<std::uint16_t>& ports) {
+  for (std::string_view list : {"containers", "initContainers"}) {
+    simdjson::dom::array containers;
+    if (spec[list].get_array().get(containers) != simdjson::SUCCESS) continue;
+    for (element c : containers) {
+      simdjson::dom::array declared;
+      if (c["ports"].get_array().get(declared) != simdjson::SUCCESS) continue;
+      for (element p : declared) {
+        std::string_view protocol = Str(p, "protocol");
+        if (!protocol.empty() && protocol != "TCP") continue;
+        AppendPort(ports, p, "containerPort");
+        AppendPort(ports, p, "hostPort");
+      }
+    }
+  }
+}
+
 std::optional<Object> DecodePod(element obj, element md, std::string* error) {
   PodObject pod;
   pod.uid = Uid::Parse(Str(md, "uid"));
@@ -85,6 +113,7 @@ std::optional<Object> DecodePod(element obj, element md, std::string* error) {
   if (obj["spec"].get(spec) == simdjson::SUCCESS) {
     pod.node_name = Str(spec, "nodeName");
     pod.host_network = Bool(spec, "hostNetwork");
+    if (pod.host_network) DeclaredTcpPorts(spec, pod.host_ports);
   }
   if (obj["status"].get(status) == simdjson::SUCCESS) {
     if (!status.is_object()) {
@@ -96,6 +125,12 @@ std::optional<Object> DecodePod(element obj, element md, std::string* error) {
       for (element ip : ips) AppendIp(pod.ips, Str(ip, "ip"));
     }
     AppendIp(pod.ips, Str(status, "podIP"));
+    if (pod.host_network) {
+      if (status["hostIPs"].get_array().get(ips) == simdjson::SUCCESS) {
+        for (element ip : ips) AppendIp(pod.ips, Str(ip, "ip"));
+      }
+      AppendIp(pod.ips, Str(status, "hostIP"));
+    }
     std::string_view phase = Str(status, "phase");
     pod.terminated = phase == "Succeeded" || phase == "Failed";
   }

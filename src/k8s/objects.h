@@ -40,8 +40,13 @@ struct PodObject {
   std::string name;
   std::string namespace_;
   std::string node_name;
-  std::vector<common::IpAddress> ips;  // status.podIPs (falls back to status.podIP)
+  // status.podIPs (falls back to status.podIP); for hostNetwork pods also
+  // status.hostIPs/hostIP, the node addresses they share.
+  std::vector<common::IpAddress> ips;
   OwnerRef controller;
+  // hostNetwork pods only: the TCP ports their containers declare (containerPort and
+  // hostPort), which tell them apart from the node they share addresses with.
+  std::vector<std::uint16_t> host_ports;
   bool host_network = false;
   bool terminated = false;  // Succeeded/Failed: its IP may already belong to another pod
 };

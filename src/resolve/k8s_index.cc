@@ -58,18 +58,18 @@ std::shared_ptr<const ClusterIndex> ClusterIndex::Build(const k8s::ClusterConten
                                                         const IndexOptions& options) {
   auto index = std::make_shared<ClusterIndex>();
   EntityTable table(&index->entities_);
-  std::unordered_map<std::string, std::string> zone_of_node;
-  zone_of_node.reserve(contents.nodes.size());
+  std::unordered_map<std::string, const k8s::NodeObject*> node_by_name;
+  node_by_name.reserve(contents.nodes.size());
   for (const auto& [uid, node] : contents.nodes) {
-    zone_of_node.emplace(node.name, node.zone);
+    node_by_name.emplace(node.name, &node);
     index->nodes_.push_back(NodeInfo{node.name, node.zone, node.region});
   }
   std::sort(index->nodes_.begin(), index->nodes_.end(),
             [](const NodeInfo& a, const NodeInfo& b) { return a.name < b.name; });
   auto zone_for = [&](const std::string& node_name) -> const std::string& {
     static const std::string kNone;
-    auto it = zone_of_node.find(node_name);
-    return it == zone_of_node.end() ? kNone : it->second;
+    auto it = node_by_name.find(node_name);
+    return it == node_by_name.end() ? kNone : it->second->zone;
   };
 
   auto& by_ip = index->by_ip_;
@@ -94,14 +94,28 @@ std::shared_ptr<const ClusterIndex> ClusterIndex::Build(const k8s::ClusterConten
   for (const k8s::DeletedPod& d : contents.deleted_pods) add_pod(d.pod);
   for (const auto& [uid, pod] : contents.pods)
     if (pod.terminated && !pod.host_network) add_pod(pod);
-  for (const auto& [uid, pod] : contents.pods) {
-    if (pod.host_network) {
-      index->host_network_pods_.emplace(
-          uid, table.Intern(PodEntity(pod, contents, options, zone_for(pod.node_name))));
-    } else if (!pod.terminated) {
-      add_pod(pod);
+  // A hostNetwork pod owns each port it declares on every address of its node (the
+  // node's own list and the pod's host IPs, both families); live pods beat finished.
+  auto add_host_ports = [&](const k8s::PodObject& pod, std::uint32_t id) {
+    if (pod.host_ports.empty()) return;
+    auto claim = [&](const common::IpAddress& ip) {
+      for (std::uint16_t port : pod.host_ports) index->host_ports_.insert_or_assign({ip, port}, id);
+    };
+    for (const auto& ip : pod.ips) claim(ip);
+    auto node = node_by_name.find(pod.node_name);
+    if (node == node_by_name.end()) return;
+    for (const auto& ip : node->second->addresses) claim(ip);
+  };
+  for (int live = 0; live < 2; ++live) {
+    for (const auto& [uid, pod] : contents.pods) {
+      if (!pod.host_network || pod.terminated == (live == 1)) continue;
+      std::uint32_t id = table.Intern(PodEntity(pod, contents, options, zone_for(pod.node_name)));
+      index->host_network_pods_.insert_or_assign(uid, id);
+      add_host_ports(pod, id);
     }
   }
+  for (const auto& [uid, pod] : contents.pods)
+    if (!pod.host_network && !pod.terminated) add_pod(pod);
   for (const auto& [uid, node] : contents.nodes) {
     std::uint32_t id = table.Intern(Entity{node.name, "node", "node", "", node.zone});
     for (const auto& ip : node.addresses) by_ip.insert_or_assign(ip, id);
@@ -112,6 +126,13 @@ std::shared_ptr<const ClusterIndex> ClusterIndex::Build(const k8s::ClusterConten
 const Entity* ClusterIndex::FindByIp(const common::IpAddress& ip) const {
   auto it = by_ip_.find(ip);
   return it == by_ip_.end() ? nullptr : &entities_[it->second];
+}
+
+const Entity* ClusterIndex::FindHostNetworkPort(const common::IpAddress& ip,
+                                                std::uint16_t port) const {
+  if (host_ports_.empty()) return nullptr;
+  auto it = host_ports_.find({ip, port});
+  return it == host_ports_.end() ? nullptr : &entities_[it->second];
 }
 
 const Entity* ClusterIndex::FindHostNetworkPod(const k8s::Uid& pod_uid) const {

@@ -3,8 +3,8 @@
 //
 // Precedence on the same IP (as Caretta): node beats pod beats Service. Retained
 // deleted/finished pods lose to any live pod with the same IP (IP reuse guard).
-// hostNetwork pods are not indexed by IP (they share the node's) but by UID, for the
-// cgroup-based lookup.
+// hostNetwork pods are not indexed by IP alone (they share the node's) but by
+// (node IP, declared port), which beats the node, and by UID for the cgroup lookup.
 #pragma once
 
 #include <memory>
@@ -33,6 +33,8 @@ class ClusterIndex {
 
   const Entity* FindByIp(const common::IpAddress& ip) const;
   const Entity* FindHostNetworkPod(const k8s::Uid& pod_uid) const;
+  // The hostNetwork pod that declares TCP `port` on node address `ip`, if any.
+  const Entity* FindHostNetworkPort(const common::IpAddress& ip, std::uint16_t port) const;
   const std::vector<NodeInfo>& nodes() const { return nodes_; }
   std::size_t ip_count() const { return by_ip_.size(); }
   bool has_host_network_pods() const { return !host_network_pods_.empty(); }
@@ -46,6 +48,17 @@ class ClusterIndex {
   std::vector<Entity> entities_;  // shared by all pods of one workload in one zone
   std::unordered_map<common::IpAddress, std::uint32_t, common::IpAddressHash> by_ip_;
   std::unordered_map<k8s::Uid, std::uint32_t, k8s::UidHash> host_network_pods_;
+  struct IpPort {
+    common::IpAddress ip;
+    std::uint16_t port;
+    friend bool operator==(const IpPort&, const IpPort&) = default;
+  };
+  struct IpPortHash {
+    std::size_t operator()(const IpPort& k) const noexcept {
+      return common::IpAddressHash{}(k.ip) ^ (k.port * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  std::unordered_map<IpPort, std::uint32_t, IpPortHash> host_ports_;
   std::vector<NodeInfo> nodes_;  // sorted by name
 };
 

@@ -74,6 +74,12 @@ std::optional<Entity> KubernetesResolver::Resolve(const Endpoint& endpoint) {
       if (const Entity* pod = index->FindHostNetworkPod(it->second)) return *pod;
     }
   }
+  // After the cgroup (which names the socket's owner, so also hostNetwork clients on
+  // ephemeral ports): a port a hostNetwork pod declares on its node's address, for
+  // both the server's own listening end and a client's remote end.
+  if (endpoint.port != 0) {
+    if (const Entity* pod = index->FindHostNetworkPort(endpoint.ip, endpoint.port)) return *pod;
+  }
   if (const Entity* e = index->FindByIp(endpoint.ip)) return *e;
   return std::nullopt;
 }

@@ -112,6 +112,40 @@ TEST(KubernetesResolver, HostNetworkPodIsFoundThroughItsCgroup) {
   fs::remove_all(root);
 }
 
+TEST(KubernetesResolver, HostNetworkPodIsFoundByItsDeclaredPortOnBothEnds) {
+  FakeApiServer server;
+  server.Add(
+      R"([{"kind":"Node","apiVersion":"v1","metadata":{"name":"node-1","labels":{
+            "topology.kubernetes.io/zone":"zone-a"}},"status":{"addresses":[
+            {"type":"InternalIP","address":"10.0.0.11"},{"type":"InternalIP","address":"fd00::11"}]}},
+          {"kind":"Pod","apiVersion":"v1","metadata":{"name":"node-exporter-x7k2p",
+            "namespace":"monitoring","ownerReferences":[{"apiVersion":"apps/v1",
+            "kind":"DaemonSet","name":"node-exporter","uid":"3b2c1d0e-0000-4000-8000-000000000001",
+            "controller":true}]},
+           "spec":{"nodeName":"node-1","hostNetwork":true,"containers":[{"name":"exporter",
+             "image":"x","ports":[{"containerPort":9100,"hostPort":9100,"protocol":"TCP"}]}]},
+           "status":{"phase":"Running","hostIP":"10.0.0.11","podIP":"10.0.0.11",
+             "podIPs":[{"ip":"10.0.0.11"}]}}])");
+  auto resolver = MakeKubernetesResolver(OptionsFor(server));
+  ASSERT_TRUE(resolver->WaitSynced(15s));
+  for (const char* ip : {"10.0.0.11", "fd00::11"}) {
+    const auto addr = *common::IpAddress::Parse(ip);
+    // A client's remote end, and the listening host socket's own end (no cgroup known).
+    for (const Endpoint& end :
+         {Endpoint{addr, 9100, 0, 0, 0, false}, Endpoint{addr, 9100, 0, 0, 0, true}}) {
+      auto e = resolver->Resolve(end);
+      ASSERT_TRUE(e) << ip;
+      EXPECT_EQ(e->kind, "DaemonSet") << ip;
+      EXPECT_EQ(e->name, "node-exporter");
+      EXPECT_EQ(e->namespace_, "monitoring");
+      EXPECT_EQ(e->zone, "zone-a");
+    }
+    // Any other port on the node's address is the node.
+    EXPECT_EQ(resolver->Resolve(Endpoint{addr, 22, 0, 0, 0, false})->kind, "node") << ip;
+    EXPECT_EQ(resolver->Resolve(Endpoint{addr, 41234, 0, 0, 0, true})->kind, "node") << ip;
+  }
+}
+
 TEST(KubernetesResolver, MetricsPassPromtool) {
   FakeApiServer server(k8s::testing::WithArgs({"--demo-cluster"}));
   auto resolver = MakeKubernetesResolver(OptionsFor(server));

@@ -112,6 +112,51 @@ TEST_F(IndexTest, NodeBeatsHostNetworkPodWhichIsFoundByUid) {
   EXPECT_EQ(exporter->zone, "zone-a");
 }
 
+TEST_F(IndexTest, HostNetworkPodOwnsItsDeclaredPortsOnEveryNodeAddress) {
+  auto index = Build();
+  const Entity* exporter = index->FindHostNetworkPort(Ip("10.0.0.11"), 9100);
+  ASSERT_NE(exporter, nullptr);
+  EXPECT_EQ(exporter->name, "exporter");
+  EXPECT_EQ(exporter->namespace_, "monitoring");
+  EXPECT_EQ(exporter->zone, "zone-a");
+  // node-2: its InternalIPs of both families and its ExternalIP.
+  for (const char* ip : {"10.0.0.12", "fd00::12", "203.0.113.12"}) {
+    const Entity* proxy = index->FindHostNetworkPort(Ip(ip), 8443);
+    ASSERT_NE(proxy, nullptr) << ip;
+    EXPECT_EQ(proxy->name, "proxy");
+    EXPECT_EQ(proxy->zone, "zone-b");
+  }
+  // Ports not declared (or UDP), other nodes and pod IPs are not claimed.
+  EXPECT_EQ(index->FindHostNetworkPort(Ip("10.0.0.12"), 53), nullptr);
+  EXPECT_EQ(index->FindHostNetworkPort(Ip("10.0.0.11"), 9101), nullptr);
+  EXPECT_EQ(index->FindHostNetworkPort(Ip("10.0.0.12"), 9100), nullptr);
+  EXPECT_EQ(index->FindHostNetworkPort(Ip("10.244.1.2"), 9100), nullptr);
+  EXPECT_EQ(MustFind(*index, "fd00::12").kind, "node");  // by IP alone: still the node
+}
+
+TEST_F(IndexTest, HostNetworkPortsFollowTheNodesAddressesAndLivePods) {
+  // The node's addresses come from the Node too, not only the pod's status.
+  k8s::PodObject pod;
+  pod.uid = k8s::Uid::Parse("00000000-0000-0000-0000-0000000000ee");
+  pod.name = "late";
+  pod.namespace_ = "monitoring";
+  pod.node_name = "node-2";
+  pod.host_network = true;
+  pod.host_ports = {9200};
+  store_.Upsert(Resource("pods"), pod);
+  k8s::PodObject done = pod;  // a finished pod on the same port loses to the live one
+  done.uid = k8s::Uid::Parse("00000000-0000-0000-0000-0000000000ef");
+  done.name = "finished";
+  done.terminated = true;
+  store_.Upsert(Resource("pods"), done);
+  auto index = Build();
+  for (const char* ip : {"10.0.0.12", "fd00::12"}) {
+    const Entity* e = index->FindHostNetworkPort(Ip(ip), 9200);
+    ASSERT_NE(e, nullptr) << ip;
+    EXPECT_EQ(e->name, "late");
+  }
+}
+
 TEST_F(IndexTest, PrecedenceNodeOverPodOverService) {
   // A pod that claims a Service IP, and a Service that claims a node IP.
   k8s::PodObject pod;

@@ -52,6 +52,32 @@ TEST(Decode, PodKeepsOnlyWhatResolutionNeeds) {
   EXPECT_FALSE(pod.terminated);
 }
 
+TEST(Decode, HostNetworkPodKeepsDeclaredTcpPortsAndHostIps) {
+  std::string error;
+  auto o = Decode(ResourceType::kPods, R"({"metadata":{"name":"exporter","uid":"u"},
+    "spec":{"hostNetwork":true,"containers":[
+      {"name":"a","ports":[{"containerPort":9100,"hostPort":9101,"protocol":"TCP"},
+                           {"containerPort":53,"protocol":"UDP"},{"containerPort":9100},
+                           {"containerPort":"x"},{"containerPort":70000}]},
+      {"name":"b"}],"initContainers":[{"name":"sidecar","ports":[{"containerPort":15090}]}]},
+    "status":{"podIP":"10.0.0.1","hostIP":"10.0.0.1","hostIPs":[{"ip":"10.0.0.1"},{"ip":"fd00::1"}]}})",
+                  &error);
+  ASSERT_TRUE(o) << error;
+  const auto& pod = std::get<PodObject>(*o);
+  EXPECT_EQ(pod.host_ports, (std::vector<std::uint16_t>{9100, 9101, 15090}));
+  ASSERT_EQ(pod.ips.size(), 2u);
+  EXPECT_EQ(pod.ips[1].ToString(), "fd00::1");
+
+  // Ports of pods with their own network namespace are not kept.
+  o = Decode(ResourceType::kPods, R"({"metadata":{"name":"web","uid":"v"},
+    "spec":{"containers":[{"name":"a","ports":[{"containerPort":8080,"hostPort":80}]}]},
+    "status":{"podIP":"10.244.0.5","hostIP":"10.0.0.1"}})",
+             &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_TRUE(std::get<PodObject>(*o).host_ports.empty());
+  EXPECT_EQ(std::get<PodObject>(*o).ips.size(), 1u);
+}
+
 TEST(Decode, PodWithoutIpsOrStatusIsFine) {
   std::string error;
   auto o = Decode(ResourceType::kPods, R"({"metadata":{"name":"pending","uid":"u"}})", &error);
@@ -118,7 +144,7 @@ TEST(Decode, EveryFixtureItemDecodes) {
   ClusterStore store;
   EXPECT_EQ(testing::LoadList(testing::ReadFile(testing::FixturePath("cluster.json")), store), 0);
   store.Read([](const ClusterContents& c) {
-    EXPECT_EQ(c.pods.size(), 9u);
+    EXPECT_EQ(c.pods.size(), 10u);
     EXPECT_EQ(c.nodes.size(), 2u);
     EXPECT_EQ(c.services.size(), 3u);
     EXPECT_EQ(c.workloads.size(), 7u);
