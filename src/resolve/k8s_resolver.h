@@ -48,6 +48,16 @@ class KubernetesResolver : public Resolver {
   KubernetesResolver(const KubernetesResolver&) = delete;
   KubernetesResolver& operator=(const KubernetesResolver&) = delete;
 
+  // Order: a local end's pod cgroup (hostNetwork pods), then a hostNetwork pod's
+  // declared (node IP, port), then the IP (node > pod > Service).
+  //
+  // Zone: a pod's entity carries the zone of the node it runs on (a node's its own;
+  // Services and external addresses none), so replicas of one workload in different
+  // zones are distinct entities here. Entity's ordering ignores `zone`, so downstream
+  // (LinkTable keys, the graph) they merge into one workload whose zone is whichever
+  // replica was seen first. The zone label is thus a hint for single-zone workloads,
+  // not a per-replica breakdown; per-delta uses (LinkTable's cross-zone bytes) still
+  // see each replica's own zone, since every Resolve() returns it.
   std::optional<Entity> Resolve(const Endpoint& endpoint) override;
 
   // Every initial LIST is done and its index published.

@@ -235,6 +235,20 @@ TEST_F(IndexTest, MissingOwnerResolvesToDeepestKnownLevelThenClimbsWhenSeen) {
   EXPECT_EQ(MustFind(*Build(), "10.244.1.2").name, "web");
 }
 
+TEST_F(IndexTest, EveryEntityCarriesTheZoneOfItsPodsNode) {
+  auto index = Build();
+  EXPECT_EQ(MustFind(*index, "10.244.1.3").zone, "zone-a");  // StatefulSet on node-1
+  EXPECT_EQ(MustFind(*index, "10.244.2.5").zone, "zone-b");  // CronJob on node-2
+  EXPECT_EQ(MustFind(*index, "10.244.1.9").zone, "zone-a");  // finished pod too
+  EXPECT_EQ(MustFind(*index, "10.0.0.11").zone, "zone-a");   // the node itself
+  EXPECT_EQ(MustFind(*index, "10.96.0.10").zone, "");        // Services have none
+  // Retained deleted pods keep their node's zone.
+  k8s::PodObject debug;
+  debug.uid = k8s::Uid::Parse("5e94b92e-854a-5338-a75d-94d74d30b44c");
+  store_.Delete(Resource("pods"), debug);
+  EXPECT_EQ(MustFind(*Build(), "10.244.2.7").zone, "zone-b");
+}
+
 TEST_F(IndexTest, ReplicasShareOneEntity) {
   auto index = Build();
   const Entity* a = index->FindByIp(Ip("10.244.1.2"));
