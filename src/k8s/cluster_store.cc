@@ -5,18 +5,39 @@
 namespace caretta::k8s {
 namespace {
 
+void Intern(StringPool& pool, PodObject& o) {
+  pool.Intern(o.namespace_);
+  pool.Intern(o.node_name);
+  pool.Intern(o.controller.kind);
+  pool.Intern(o.controller.name);
+}
+void Intern(StringPool&, NodeObject&) {}
+void Intern(StringPool& pool, ServiceObject& o) { pool.Intern(o.namespace_); }
+void Intern(StringPool& pool, WorkloadObject& o) {
+  pool.Intern(o.kind);
+  pool.Intern(o.name);
+  pool.Intern(o.namespace_);
+  pool.Intern(o.controller.kind);
+  pool.Intern(o.controller.name);
+}
+void Intern(StringPool& pool, EndpointSliceObject& o) {
+  pool.Intern(o.namespace_);
+  pool.Intern(o.service_name);
+}
+
 template <typename T>
-void ReplaceAll(ClusterContents::ByUid<T>& map, std::vector<Object>& objects) {
-  map.clear();
-  map.reserve(objects.size());
-  for (Object& o : objects) {
-    if (T* typed = std::get_if<T>(&o)) map.insert_or_assign(typed->uid, std::move(*typed));
+void UpsertTyped(StringPool& pool, ClusterContents::ByUid<T>& map, Object& object) {
+  if (T* typed = std::get_if<T>(&object)) {
+    Intern(pool, *typed);
+    map.insert_or_assign(typed->uid, std::move(*typed));
   }
 }
 
 template <typename T>
-void UpsertTyped(ClusterContents::ByUid<T>& map, Object& object) {
-  if (T* typed = std::get_if<T>(&object)) map.insert_or_assign(typed->uid, std::move(*typed));
+void ReplaceAll(StringPool& pool, ClusterContents::ByUid<T>& map, std::vector<Object>& objects) {
+  map.clear();
+  map.reserve(objects.size());
+  for (Object& o : objects) UpsertTyped(pool, map, o);
 }
 
 }  // namespace
@@ -30,6 +51,7 @@ std::chrono::steady_clock::time_point ClusterStore::Now() const {
 
 void ClusterStore::RetireLocked(PodObject pod) {
   if (pod.ips.empty() || pod.host_network || retention_.count() <= 0) return;
+  Intern(strings_, pod);  // a no-op unless it comes from a DELETED event
   contents_.deleted_pods.push_back(DeletedPod{std::move(pod), Now()});
 }
 
@@ -42,6 +64,16 @@ void ClusterStore::ExpireLocked() {
     deleted.erase(deleted.begin(), keep);
     Bump();
   }
+}
+
+std::size_t ClusterStore::pooled_strings() const {
+  std::lock_guard lock(mu_);
+  return strings_.size();
+}
+
+std::size_t ClusterStore::pooled_string_bytes() const {
+  std::lock_guard lock(mu_);
+  return strings_.allocated_bytes();
 }
 
 std::optional<std::chrono::steady_clock::time_point> ClusterStore::NextExpiry() const {
@@ -57,25 +89,25 @@ void ClusterStore::Replace(const WatchedResource& resource, std::vector<Object> 
       // Pods missing from a relist were deleted while we were not watching.
       ClusterContents::ByUid<PodObject> old;
       old.swap(contents_.pods);
-      ReplaceAll(contents_.pods, objects);
+      ReplaceAll(strings_, contents_.pods, objects);
       for (auto& [uid, pod] : old)
         if (!contents_.pods.contains(uid)) RetireLocked(std::move(pod));
       break;
     }
     case ResourceType::kNodes:
-      ReplaceAll(contents_.nodes, objects);
+      ReplaceAll(strings_, contents_.nodes, objects);
       break;
     case ResourceType::kServices:
-      ReplaceAll(contents_.services, objects);
+      ReplaceAll(strings_, contents_.services, objects);
       break;
     case ResourceType::kEndpointSlices:
-      ReplaceAll(contents_.endpoint_slices, objects);
+      ReplaceAll(strings_, contents_.endpoint_slices, objects);
       break;
     case ResourceType::kWorkloads: {
       // Only this kind's entries are replaced: all controller kinds share the map.
       std::erase_if(contents_.workloads,
                     [&](const auto& entry) { return entry.second.kind == resource.kind; });
-      for (Object& o : objects) UpsertTyped(contents_.workloads, o);
+      for (Object& o : objects) UpsertTyped(strings_, contents_.workloads, o);
       break;
     }
   }
@@ -86,19 +118,19 @@ void ClusterStore::Upsert(const WatchedResource& resource, Object object) {
   std::lock_guard lock(mu_);
   switch (resource.type) {
     case ResourceType::kPods:
-      UpsertTyped(contents_.pods, object);
+      UpsertTyped(strings_, contents_.pods, object);
       break;
     case ResourceType::kNodes:
-      UpsertTyped(contents_.nodes, object);
+      UpsertTyped(strings_, contents_.nodes, object);
       break;
     case ResourceType::kServices:
-      UpsertTyped(contents_.services, object);
+      UpsertTyped(strings_, contents_.services, object);
       break;
     case ResourceType::kEndpointSlices:
-      UpsertTyped(contents_.endpoint_slices, object);
+      UpsertTyped(strings_, contents_.endpoint_slices, object);
       break;
     case ResourceType::kWorkloads:
-      UpsertTyped(contents_.workloads, object);
+      UpsertTyped(strings_, contents_.workloads, object);
       break;
   }
   Bump();

@@ -56,6 +56,9 @@ class ClusterStore : public ReflectorSink {
 
   // Bumped on every change, so a publisher knows when to rebuild.
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Distinct strings interned (for tests and memory accounting).
+  std::size_t pooled_strings() const;
+  std::size_t pooled_string_bytes() const;
   // When the oldest retained deleted pod expires (nullopt: none retained).
   std::optional<std::chrono::steady_clock::time_point> NextExpiry() const;
 
@@ -68,6 +71,7 @@ class ClusterStore : public ReflectorSink {
   std::chrono::seconds retention_;
   SteadyClock clock_;
   mutable std::mutex mu_;
+  StringPool strings_;  // every stored object's repeated strings share its copies
   ClusterContents contents_;
   std::atomic<std::uint64_t> generation_{1};
 };

@@ -36,7 +36,8 @@ bool Bool(element e, std::string_view key) {
   return out;
 }
 
-void AppendIp(std::vector<common::IpAddress>& ips, std::string_view text) {
+template <typename List>
+void AppendIp(List& ips, std::string_view text) {
   if (text.empty() || text == "None") return;
   auto ip = common::IpAddress::Parse(text);
   if (!ip) return;
@@ -77,7 +78,7 @@ OwnerRef ControllerOf(element metadata) {
   return ref;
 }
 
-void AppendPort(std::vector<std::uint16_t>& ports, element port, std::string_view key) {
+void AppendPort(PortList& ports, element port, std::string_view key) {
   std::int64_t value = 0;
   if (port[key].get_int64().get(value) != simdjson::SUCCESS || value <= 0 || value > 65535) return;
   const auto p = static_cast<std::uint16_t>(value);
@@ -86,7 +87,7 @@ void AppendPort(std::vector<std::uint16_t>& ports, element port, std::string_vie
 
 // TCP ports declared by containers and (sidecar) init containers; protocol defaults
 // to TCP.
-void DeclaredTcpPorts(element spec, std::vector<std::uint16_t>& ports) {
+void DeclaredTcpPorts(element spec, PortList& ports) {
   for (std::string_view list : {"containers", "initContainers"}) {
     simdjson::dom::array containers;
     if (spec[list].get_array().get(containers) != simdjson::SUCCESS) continue;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "k8s/compact.h"
 
 namespace caretta::k8s {
 
@@ -24,29 +25,37 @@ struct Uid {
   friend bool operator==(const Uid&, const Uid&) = default;
 };
 struct UidHash {
-  std::size_t operator()(const Uid& u) const { return u.hi ^ (u.lo * 0x9e3779b97f4a7c15ull); }
+  // noexcept: maps keyed by Uid then need not cache the hash in every node.
+  std::size_t operator()(const Uid& u) const noexcept {
+    return u.hi ^ (u.lo * 0x9e3779b97f4a7c15ull);
+  }
 };
 
 // The controller ownerReference (controller: true), if any.
+// Strings that many objects repeat are SharedStrings, interned by the ClusterStore.
 struct OwnerRef {
-  std::string kind;
-  std::string name;
+  SharedString kind;
+  SharedString name;
   Uid uid;
   bool present() const { return !name.empty(); }
 };
 
+using IpList = InlineVector<common::IpAddress, 2>;  // one per family inline
+using PortList = InlineVector<std::uint16_t, 4>;
+
+// Field order keeps it at 144 bytes (100k of them in a large cluster).
 struct PodObject {
   Uid uid;
   std::string name;
-  std::string namespace_;
-  std::string node_name;
+  SharedString namespace_;
+  SharedString node_name;
+  OwnerRef controller;
   // status.podIPs (falls back to status.podIP); for hostNetwork pods also
   // status.hostIPs/hostIP, the node addresses they share.
-  std::vector<common::IpAddress> ips;
-  OwnerRef controller;
+  IpList ips;
   // hostNetwork pods only: the TCP ports their containers declare (containerPort and
   // hostPort), which tell them apart from the node they share addresses with.
-  std::vector<std::uint16_t> host_ports;
+  PortList host_ports;
   bool host_network = false;
   bool terminated = false;  // Succeeded/Failed: its IP may already belong to another pod
 };
@@ -61,24 +70,24 @@ struct NodeObject {
 struct ServiceObject {
   Uid uid;
   std::string name;
-  std::string namespace_;
+  SharedString namespace_;
   std::vector<common::IpAddress> cluster_ips;  // spec.clusterIPs without "None"
 };
 
 // ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, CronJob.
 struct WorkloadObject {
   Uid uid;
-  std::string kind;
-  std::string name;
-  std::string namespace_;
+  SharedString kind;
+  SharedString name;  // shared with its pods' ownerReferences
+  SharedString namespace_;
   OwnerRef controller;
 };
 
 // Endpoint addresses that are not pods (selector-less Services pointing elsewhere).
 struct EndpointSliceObject {
   Uid uid;
-  std::string namespace_;
-  std::string service_name;  // label kubernetes.io/service-name
+  SharedString namespace_;
+  SharedString service_name;  // label kubernetes.io/service-name
   std::vector<common::IpAddress> external_addresses;
 };
 

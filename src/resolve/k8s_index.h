@@ -7,6 +7,7 @@
 // (node IP, declared port), which beats the node, and by UID for the cgroup lookup.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -37,6 +38,7 @@ class ClusterIndex {
   const Entity* FindHostNetworkPort(const common::IpAddress& ip, std::uint16_t port) const;
   const std::vector<NodeInfo>& nodes() const { return nodes_; }
   std::size_t ip_count() const { return by_ip_.size(); }
+  std::size_t ip_table_bytes() const { return by_ip_.allocated_bytes(); }
   bool has_host_network_pods() const { return !host_network_pods_.empty(); }
   std::size_t entity_count() const { return entities_.size(); }
 
@@ -45,8 +47,40 @@ class ClusterIndex {
                           const IndexOptions& options, const std::string& zone);
 
  private:
+  // IP → entity id: open addressing, linear probing, one 8-byte slot per IPv4 address
+  // (20 bytes per IPv6) instead of a std::unordered_map's ≈56 bytes per entry.
+  class IpTable {
+   public:
+    void Assign(const common::IpAddress& ip, std::uint32_t id);  // insert or overwrite
+    const std::uint32_t* Find(const common::IpAddress& ip) const;
+    std::size_t size() const { return v4_.used + v6_.used; }
+    std::size_t allocated_bytes() const;
+
+   private:
+    static constexpr std::uint32_t kEmpty = ~0u;
+    struct V4Slot {
+      std::uint32_t addr = 0;
+      std::uint32_t id = kEmpty;
+    };
+    struct V6Slot {
+      std::array<std::uint8_t, 16> addr{};
+      std::uint32_t id = kEmpty;
+    };
+    template <typename Slot>
+    struct Table {
+      std::vector<Slot> slots;  // power-of-two size, at most 80 % used
+      std::size_t used = 0;
+    };
+    template <typename Slot, typename Key>
+    static void Put(Table<Slot>& t, const Key& key, std::uint64_t hash, std::uint32_t id);
+    template <typename Slot, typename Key>
+    static const std::uint32_t* Get(const Table<Slot>& t, const Key& key, std::uint64_t hash);
+    Table<V4Slot> v4_;
+    Table<V6Slot> v6_;
+  };
+
   std::vector<Entity> entities_;  // shared by all pods of one workload in one zone
-  std::unordered_map<common::IpAddress, std::uint32_t, common::IpAddressHash> by_ip_;
+  IpTable by_ip_;
   std::unordered_map<k8s::Uid, std::uint32_t, k8s::UidHash> host_network_pods_;
   struct IpPort {
     common::IpAddress ip;

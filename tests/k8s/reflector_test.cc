@@ -61,7 +61,7 @@ class RecordingSink : public ReflectorSink {
   static std::string Name(const Object& o) {
     return std::visit(
         [](const auto& x) -> std::string {
-          if constexpr (requires { x.name; }) return x.name;
+          if constexpr (requires { x.name; }) return std::string(std::string_view(x.name));
           return "";
         },
         o);

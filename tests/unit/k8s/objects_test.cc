@@ -64,7 +64,7 @@ TEST(Decode, HostNetworkPodKeepsDeclaredTcpPortsAndHostIps) {
                   &error);
   ASSERT_TRUE(o) << error;
   const auto& pod = std::get<PodObject>(*o);
-  EXPECT_EQ(pod.host_ports, (std::vector<std::uint16_t>{9100, 9101, 15090}));
+  EXPECT_EQ(pod.host_ports, (PortList{9100, 9101, 15090}));
   ASSERT_EQ(pod.ips.size(), 2u);
   EXPECT_EQ(pod.ips[1].ToString(), "fd00::1");
 
