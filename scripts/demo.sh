@@ -94,6 +94,8 @@ sim/sim -i "$instance" up --topology "$topology" --max-seconds "$hard_max" 2>&1 
   sed 's/^sim: /         /'
 rundir=/run/ctsim/$instance
 kubeconfig=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["apiserver"]["kubeconfig"])' "$rundir/state.json")
+# The simulated nodes do kube-proxy's Service NAT; the agent undoes it through their conntrack.
+conntrack_netns=$(python3 -c 'import json,sys;print(",".join("/var/run/netns/"+n for n in json.load(open(sys.argv[1]))["conntrack_netns"].values()))' "$rundir/state.json")
 workdir=$(mktemp -d /tmp/caretta-demo.XXXXXX)
 
 # ---------------------------------------------------------------- 4. agent
@@ -104,7 +106,8 @@ if [ -z "$port" ]; then
 fi
 step "4/5 starting the agent on port $port"
 HOME=$workdir POLL_INTERVAL=${POLL_INTERVAL:-2} RESOLVE_DNS=false \
-  "$agent" --prometheus-port "$port" --kubeconfig "$kubeconfig" >"$workdir/agent.log" 2>&1 &
+  "$agent" --prometheus-port "$port" --kubeconfig "$kubeconfig" \
+  --conntrack-netns "$conntrack_netns" >"$workdir/agent.log" 2>&1 &
 agent_pid=$!
 printf '{"pid": %d, "match": "%s", "name": "agent"}\n' "$agent_pid" "$agent" >"$rundir/pids/agent.json"
 echo "$agent_pid" >"$rundir/agent.pid"

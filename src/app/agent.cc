@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "common/netns.h"
 #include "export/metrics.h"
@@ -106,6 +107,18 @@ Agent::Agent(Config config)
   k8s_options.env = ProcessEnv();
   k8s_ = resolve::MakeKubernetesResolver(k8s_options);
   if (k8s_) resolver_.Add(k8s_);
+  if (config_.conntrack_netns != "off") {
+    std::vector<std::string> paths;
+    if (config_.conntrack_netns == "auto") {
+      paths.push_back(config_.host_proc + "/1/ns/net");
+    } else {
+      std::stringstream list(config_.conntrack_netns);
+      for (std::string p; std::getline(list, p, ',');)
+        if (!p.empty()) paths.push_back(p);
+    }
+    nat_ = std::make_unique<resolve::ConntrackNat>(paths);
+    if (!nat_->usable()) nat_.reset();
+  }
   resolver_.Add(std::make_shared<resolve::HostResolver>(
       hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
   if (config_.resolve_dns) {
@@ -180,6 +193,21 @@ std::vector<links::LinkDelta> Agent::Resolve(const std::vector<tracer::Connectio
     ld.key.client = resolver_.Resolve(client ? local : remote);
     ld.key.server = resolver_.Resolve(client ? remote : local);
     ld.key.server_port = client ? s.remote_port : s.local_port;
+    if (client && nat_ && ld.key.server.kind == "Service") {
+      // Name the backend the Service NAT really chose; keep the Service as `via`.
+      if (nat_cache_.size() > config_.max_connections) nat_cache_.clear();  // lost closes
+      auto [it, inserted] = nat_cache_.try_emplace(s.cookie);
+      if (inserted)
+        it->second = nat_->RealDestination(s.local_ip, s.local_port, s.remote_ip, s.remote_port);
+      if (it->second) {
+        resolve::Endpoint backend{it->second->ip, it->second->port, s.netns, 0, 0, false};
+        ld.key.via_service = std::move(ld.key.server);
+        ld.key.via_service_port = s.remote_port;
+        ld.key.server = resolver_.Resolve(backend);
+        ld.key.server_port = it->second->port;
+      }
+      if (s.closed) nat_cache_.erase(it);
+    }
     ld.key.role = s.role;
     ld.sent = d.sent;
     ld.received = d.received;

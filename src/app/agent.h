@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "app/config.h"
 #include "export/agent_status.h"
@@ -15,6 +16,7 @@
 #include "export/prometheus_graph.h"
 #include "links/link_table.h"
 #include "resolve/chain.h"
+#include "resolve/conntrack_nat.h"
 #include "resolve/dns_resolver.h"
 #include "resolve/k8s_resolver.h"
 #include "tracer/bpf_tracer.h"
@@ -60,6 +62,9 @@ class Agent {
   resolve::ChainResolver resolver_;
   std::shared_ptr<resolve::DnsResolver> dns_;
   std::shared_ptr<resolve::KubernetesResolver> k8s_;  // null without a cluster
+  std::unique_ptr<resolve::ConntrackNat> nat_;        // null when off
+  // Per client socket: where its Service connection really went (nullopt: no NAT).
+  std::unordered_map<std::uint64_t, std::optional<resolve::Destination>> nat_cache_;
   std::unique_ptr<exporter::PrometheusGraphSource> graph_source_;  // --graph-source prometheus=
   // The agent's own addresses: connections to (one of them, the HTTP port) are
   // scrapes of this agent, excluded from links unless --trace-self.

@@ -122,6 +122,15 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
            throw BadValue("LOG_LEVEL: '" + v + "' is not one of trace, debug, info, warn, error");
          c.log_level = v;
        }},
+      {"--conntrack-netns", "CONNTRACK_NETNS",
+       "where Service NAT is undone through conntrack: auto (the host namespace), off, or "
+       "comma-separated netns paths (auto)",
+       [&](const std::string& v) {
+         if (v.empty()) throw BadValue("CONNTRACK_NETNS: empty (use auto, off or paths)");
+         if (v != "auto" && v != "off" && v[0] != '/')
+           throw BadValue("CONNTRACK_NETNS: '" + v + "' is not auto, off or a list of /paths");
+         c.conntrack_netns = v;
+       }},
       {"--graph-source", "GRAPH_SOURCE",
        "where /api/graph comes from: agent, or prometheus=URL for the whole cluster (agent)",
        [&](const std::string& v) {
@@ -213,6 +222,7 @@ std::string Describe(const Config& c) {
     << "log_level=" << c.log_level << "\n"
     << "track_loopback=" << (c.track_loopback ? "true" : "false") << "\n"
     << "trace_self=" << (c.trace_self ? "true" : "false") << "\n"
+    << "conntrack_netns=" << c.conntrack_netns << "\n"
     << "graph_source=" << c.graph_source << "\n";
   return o.str();
 }

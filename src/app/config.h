@@ -29,6 +29,9 @@ struct Config {
   std::string log_level = "info";
   bool track_loopback = false;
   bool trace_self = false;
+  // Namespaces whose conntrack table undoes Service NAT: "auto" = the host's root
+  // namespace (HOST_PROC/1/ns/net), "off", or a comma-separated list of paths.
+  std::string conntrack_netns = "auto";
   std::string graph_source = "agent";  // or "prometheus=URL"
   bool ui_only = false;                // `caretta ui`: web map from graph_source, no BPF
   bool check_config = false;

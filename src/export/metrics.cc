@@ -20,9 +20,10 @@ std::uint32_t Fnv1a(std::initializer_list<std::string_view> parts) {
 
 // The label set Caretta gives every link series.
 struct LinkLabels {
-  std::string link_id, client_id, server_id, port, role;
+  std::string link_id, client_id, server_id, port, role, service_port;
   std::vector<Label> labels;
-  LinkLabels(const links::LinkKey& k) {
+  // Caretta's exact label set, plus the Service the client addressed when asked.
+  LinkLabels(const links::LinkKey& k, bool with_service) {
     client_id = std::to_string(EntityId(k.client));
     server_id = std::to_string(EntityId(k.server));
     link_id = std::to_string(
@@ -42,8 +43,20 @@ struct LinkLabels {
               {"server_kind", k.server.kind},
               {"server_port", port},
               {"role", role}};
+    if (with_service) {
+      labels.emplace_back("service_name", k.via_service.name);
+      labels.emplace_back("service_namespace", k.via_service.namespace_);
+      service_port = k.via_service_port ? std::to_string(k.via_service_port) : "";
+      labels.emplace_back("service_port", service_port);
+    }
   }
 };
+
+links::LinkKey WithoutService(links::LinkKey k) {
+  k.via_service = {};
+  k.via_service_port = 0;
+  return k;
+}
 
 void AppendJsonString(std::string& out, std::string_view s) {
   // Hand-written: simdjson (our JSON library) only parses.
@@ -96,10 +109,30 @@ std::uint32_t EntityId(const resolve::Entity& e) { return Fnv1a({e.name, e.names
 
 std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& status) {
   PrometheusText t;
+  // Caretta's two metrics keep exactly Caretta's labels: links that differ only by
+  // the Service the client addressed are summed; the state is open if any is.
+  std::map<links::LinkKey, std::pair<std::uint64_t, links::LinkState>> caretta_view;
+  for (const auto& [key, totals] : snap.links) {
+    auto [it, inserted] =
+        caretta_view.try_emplace(WithoutService(key), 0, links::LinkState::kClosed);
+    it->second.first += totals.bytes_sent;
+    if (totals.state != links::LinkState::kClosed) it->second.second = totals.state;
+  }
+  t.Family("caretta_links_observed", "gauge",
+           "total bytes_sent value of links observed by caretta since its launch");
+  for (const auto& [key, v] : caretta_view)
+    t.Sample("caretta_links_observed", LinkLabels(key, false).labels, v.first);
+  t.Family("caretta_tcp_states", "gauge",
+           "state of TCP connections observed by caretta since its launch (3 open, 4 accepted, "
+           "5 closed)");
+  for (const auto& [key, v] : caretta_view)
+    t.Sample("caretta_tcp_states", LinkLabels(key, false).labels,
+             static_cast<std::uint64_t>(v.second));
+
+  // Our own per-link series also name the Service (service_name, service_namespace).
   std::vector<LinkLabels> labels;
   labels.reserve(snap.links.size());
-  for (const auto& [key, totals] : snap.links) labels.emplace_back(key);
-
+  for (const auto& [key, totals] : snap.links) labels.emplace_back(key, true);
   auto per_link = [&](std::string_view name, std::string_view type, std::string_view help,
                       auto value_of) {
     t.Family(name, type, help);
@@ -107,13 +140,6 @@ std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& st
     for (const auto& [key, totals] : snap.links)
       t.Sample(name, labels[i++].labels, value_of(totals));
   };
-  per_link("caretta_links_observed", "gauge",
-           "total bytes_sent value of links observed by caretta since its launch",
-           [](const links::LinkTotals& x) { return x.bytes_sent; });
-  per_link("caretta_tcp_states", "gauge",
-           "state of TCP connections observed by caretta since its launch (3 open, 4 accepted, "
-           "5 closed)",
-           [](const links::LinkTotals& x) { return static_cast<std::uint64_t>(x.state); });
   per_link("caretta_link_bytes_sent_total", "counter",
            "bytes sent by the observing end of the link (data only, exact)",
            [](const links::LinkTotals& x) { return x.bytes_sent; });
@@ -203,6 +229,7 @@ std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_secon
     std::uint64_t c2s = 0, s2c = 0, connections = 0, failed = 0, retransmits = 0;
     std::int64_t active = 0;
     double rate = 0;
+    const resolve::Entity* via_service = nullptr;
   };
   std::map<std::tuple<resolve::Entity, resolve::Entity, std::uint16_t>, Edge> edges;
   std::map<std::string, const resolve::Entity*> nodes;
@@ -213,6 +240,7 @@ std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_secon
     e.port = k.server_port;
     nodes.emplace(NodeId(k.client), &k.client);
     nodes.emplace(NodeId(k.server), &k.server);
+    if (!k.via_service.name.empty()) e.via_service = &k.via_service;
     bool client_view = k.role == tracer::Role::kClient;
     // Prefer the client's view when both ends were observed (they agree on bytes).
     if (client_view || !e.have_client_view) {
@@ -278,6 +306,9 @@ std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_secon
     out += ",\"active_connections\":" + std::to_string(e.active);
     out += ",\"failed_connects\":" + std::to_string(e.failed);
     out += ",\"retransmits\":" + std::to_string(e.retransmits);
+    out += ",\"service\":";
+    AppendJsonString(
+        out, e.via_service ? e.via_service->namespace_ + "/" + e.via_service->name : std::string());
     out += '}';
   }
   out += "]}";

@@ -24,6 +24,10 @@ struct LinkKey {
   resolve::Entity server;
   std::uint16_t server_port = 0;
   tracer::Role role = tracer::Role::kUnknown;  // which end observed it
+  // The Service the client addressed when NAT sent it to `server` (empty kind when
+  // the client connected to the server directly).
+  resolve::Entity via_service;
+  std::uint16_t via_service_port = 0;  // the Service port the client addressed
   friend auto operator<=>(const LinkKey&, const LinkKey&) = default;
   friend bool operator==(const LinkKey&, const LinkKey&) = default;
 };

@@ -126,7 +126,8 @@ class Agent:
         self.starts += 1
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                "HOME": self.workdir,  # no ~/.kube/config of the machine
-               "POLL_INTERVAL": "1", "RESOLVE_DNS": "false", "LOG_LEVEL": "info"}
+               "POLL_INTERVAL": "1", "RESOLVE_DNS": "false",
+               "LOG_LEVEL": os.environ.get("CARETTA_E2E_LOG_LEVEL", "info")}
         env.update(self.extra_env)
         args = [agent_binary(), "--prometheus-port", str(self.port),
                 "--listen-address", "127.0.0.1"]
@@ -270,7 +271,12 @@ class Env:
             kubeconfig = None
             if self.k8s_requested:
                 kubeconfig = self.cluster.state()["apiserver"]["kubeconfig"]
-            self.agent = Agent(self.workdir, free_port(), kubeconfig, self.agent_env).start()
+            # The simulated nodes do the Service NAT; their conntrack tables undo it.
+            env = dict(self.agent_env or {})
+            env.setdefault("CONNTRACK_NETNS", ",".join(
+                f"/var/run/netns/{ns}"
+                for ns in self.cluster.state()["conntrack_netns"].values()))
+            self.agent = Agent(self.workdir, free_port(), kubeconfig, env).start()
             self.prom = Prometheus(self.workdir, self.agent.port).start()
             if self.k8s_requested:
                 self.k8s = self._wait_k8s_synced()

@@ -190,11 +190,13 @@ def main():
             ck.check("host view kinds are node/external only", kinds <= {"node", "external"})
 
         if view == "k8s":
-            # The Service stays visible: edges that went through a ClusterIP carry it.
+            # The Service stays visible: edges that went through a ClusterIP carry it on
+            # the agent's own link series (caretta_links_observed keeps exactly
+            # Caretta's labels, summed over Services).
             probs = []
             by = ", ".join(E.LINK_KEY + ("service_name", "service_namespace", "service_port"))
             got = {}
-            for m, _ in prom.vector(f"sum by ({by}) (caretta_links_observed)"):
+            for m, _ in prom.vector(f"sum by ({by}) (caretta_link_bytes_sent_total)"):
                 got.setdefault(E.edge_key(m), set()).add(
                     (m.get("service_name", ""), m.get("service_namespace", ""),
                      m.get("service_port", "")))

@@ -8,7 +8,10 @@ namespace {
 
 links::LinkKey Key(tracer::Role role) {
   return links::LinkKey{resolve::Entity{"front\"end", "shop", "Deployment", "", ""},
-                        resolve::Entity{"cart", "shop", "StatefulSet", "", ""}, 7070, role};
+                        resolve::Entity{"cart", "shop", "StatefulSet", "", ""},
+                        7070,
+                        role,
+                        {}};
 }
 
 TEST(GraphJson, MergesBothEndsIntoOneEdgeAndParses) {

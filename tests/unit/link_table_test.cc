@@ -14,7 +14,7 @@ LinkDelta D(const std::string& client, const std::string& server, std::uint16_t 
             tracer::Role role, std::uint64_t sent, std::uint64_t received, bool opened = false,
             bool closed = false) {
   LinkDelta d;
-  d.key = LinkKey{W(client), W(server), port, role};
+  d.key = LinkKey{W(client), W(server), port, role, {}};
   d.sent = sent;
   d.received = received;
   d.opened = opened;

@@ -26,8 +26,10 @@ TEST(PrometheusText, IntegersStayExactAndSpecialFloatsAreSpelled) {
 TEST(RenderMetrics, LinkCarriesCarettasLabels) {
   links::LinkSnapshot snap;
   links::LinkKey key{resolve::Entity{"checkout", "demo-ng", "Deployment", "", ""},
-                     resolve::Entity{"productcatalog", "demo-ng", "Service", "", ""}, 3550,
-                     tracer::Role::kClient};
+                     resolve::Entity{"productcatalog", "demo-ng", "Service", "", ""},
+                     3550,
+                     tracer::Role::kClient,
+                     {}};
   snap.links[key].bytes_sent = 2537;
   std::string text = RenderMetrics(snap, AgentStatus{});
   EXPECT_NE(text.find("caretta_links_observed{link_id=\""), std::string::npos);
