@@ -73,7 +73,8 @@ TEST(InlineVector, KeepsTwoInlineAndSpillsMore) {
   EXPECT_EQ(moved[4], ips[4]);
   moved = V{ips[0]};
   EXPECT_EQ(moved.size(), 1u);
-  moved = moved;  // self-assignment is harmless
+  const V& alias = moved;
+  moved = alias;  // self-assignment is harmless
   EXPECT_EQ(moved[0], ips[0]);
   InlineVector<std::uint16_t, 4> ports;
   for (int i = 0; i < 300; ++i) ports.push_back(static_cast<std::uint16_t>(i));
