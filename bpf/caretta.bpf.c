@@ -30,6 +30,11 @@ const volatile __u32 self_netns = 0;      /* the agent's netns ... */
 const volatile __u16 self_port = 0;       /* ... and HTTP port: its scrapes are skipped */
 const volatile __u32 max_connections = 65536;
 const volatile __u8 track_loopback = 0;
+const volatile __u64 ring_wakeup_bytes = 1 << 18; /* a quarter of the ring */
+
+/* Set by user space before it reads the iterator: list every socket, not only
+ * those whose counters moved (after a lost close record, to find vanished ones). */
+__u8 full_dump = 0;
 
 /* Live tracked sockets; bounded by max_connections (socket storage has no max_entries). */
 __u64 tracked_sockets = 0;
@@ -44,12 +49,15 @@ struct sock_info {
   __u8 raddr[16]; /* already released the local port (inet_num reads 0) */
   __u16 lport;
   __u16 rport;
+  __u64 last_acked; /* counters last reported by the iterator */
+  __u64 last_received;
+  __u32 last_retrans;
   __u32 pid;
   __u32 base_retrans;
   __u8 role;
   __u8 established;
   __u8 fin_sent;
-  __u8 pad[1];
+  __u8 reported;
 };
 
 struct {
@@ -91,51 +99,69 @@ static __always_inline void count(__u32 which) {
   if (value) *value += 1;
 }
 
+/* Field reads below are direct loads through BTF pointers (CO-RE relocated by
+ * vmlinux.h's preserve_access_index), not bpf_probe_read calls: this hook runs on
+ * every TCP state change, so each helper call saved matters. */
+
 static __always_inline bool is_loopback(const struct sock *sk, __u16 family) {
   if (family == AF_INET) {
-    __u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __u32 daddr = sk->__sk_common.skc_daddr;
     return (daddr & 0xff) == 127; /* network order: first octet in the low byte */
   }
-  struct in6_addr d = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-  __u32 w0 = d.in6_u.u6_addr32[0], w1 = d.in6_u.u6_addr32[1];
-  __u32 w2 = d.in6_u.u6_addr32[2], w3 = d.in6_u.u6_addr32[3];
+  __u32 w0 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0];
+  __u32 w1 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1];
+  __u32 w2 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2];
+  __u32 w3 = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
   if (w0 == 0 && w1 == 0 && w2 == 0 && w3 == bpf_htonl(1)) return true; /* ::1 */
   return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff) && (w3 & 0xff) == 127;
 }
 
 static __always_inline __u32 netns_of(const struct sock *sk) {
-  return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline __u64 cgroup_of(const struct sock *sk) {
-  return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+  return sk->sk_cgrp_data.cgroup->kn->id;
 }
 
 static __always_inline bool fin_received(const struct sock *sk) {
   /* tcp_fin() sets SOCK_DONE when the peer's FIN is processed in order. */
-  unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-  return flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
+  return sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
 }
 
 static __always_inline void read_tuple(const struct sock *sk, __u16 family, __u8 *laddr,
                                        __u8 *raddr, __u16 *lport, __u16 *rport) {
-  *lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-  *rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  *lport = sk->__sk_common.skc_num;
+  *rport = bpf_ntohs(sk->__sk_common.skc_dport);
   if (family == AF_INET) {
-    __u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-    __u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __u32 l = sk->__sk_common.skc_rcv_saddr;
+    __u32 r = sk->__sk_common.skc_daddr;
     __builtin_memcpy(laddr, &l, 4);
     __builtin_memcpy(raddr, &r, 4);
   } else {
-    BPF_CORE_READ_INTO((__u8(*)[16])laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO((__u8(*)[16])raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    __builtin_memcpy(laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
   }
 }
 
+/* The kernel's own counters for one socket. */
+struct counters {
+  __u64 acked, received;
+  __u32 retrans, snd_una, write_seq;
+};
+
+static __always_inline void read_counters(const struct tcp_sock *tp, struct counters *c) {
+  c->acked = tp->bytes_acked;
+  c->received = tp->bytes_received;
+  c->retrans = tp->total_retrans;
+  c->snd_una = tp->snd_una;
+  c->write_seq = tp->write_seq;
+}
+
 static __always_inline void fill_record(struct caretta_conn *rec, const struct sock *sk,
-                                        const struct sock_info *info, __u8 kind) {
-  const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+                                        const struct sock_info *info, __u8 kind,
+                                        const struct counters *c) {
+  __u16 family = sk->__sk_common.skc_family;
 
   rec->cookie = info->cookie;
   rec->opened_ns = info->opened_ns;
@@ -145,8 +171,8 @@ static __always_inline void fill_record(struct caretta_conn *rec, const struct s
   rec->kind = kind;
   rec->family = family;
   rec->netns = netns_of(sk);
-  rec->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-  if (!info->established) {
+  rec->state = sk->__sk_common.skc_state;
+  if (!info->established || !c) {
     /* A failed connect: the remote end is still intact, the local port is not. */
     read_tuple(sk, family, rec->laddr, rec->raddr, &rec->lport, &rec->rport);
     return;
@@ -155,17 +181,11 @@ static __always_inline void fill_record(struct caretta_conn *rec, const struct s
   __builtin_memcpy(rec->raddr, info->raddr, 16);
   rec->lport = info->lport;
   rec->rport = info->rport;
-
-  __u64 acked = BPF_CORE_READ(tp, bytes_acked);
-  __u64 received = BPF_CORE_READ(tp, bytes_received);
-  __u32 retrans = BPF_CORE_READ(tp, total_retrans);
-  rec->bytes_acked = acked - info->base_acked;
-  rec->bytes_received = received - info->base_received;
-  rec->retransmits = retrans - info->base_retrans;
+  rec->bytes_acked = c->acked - info->base_acked;
+  rec->bytes_received = c->received - info->base_received;
+  rec->retransmits = c->retrans - info->base_retrans;
   /* The FIN takes one sequence number; once acked, bytes_acked includes it. */
-  __u32 snd_una = BPF_CORE_READ(tp, snd_una);
-  __u32 write_seq = BPF_CORE_READ(tp, write_seq);
-  rec->fin_acked = info->fin_sent && snd_una == write_seq;
+  rec->fin_acked = info->fin_sent && c->snd_una == c->write_seq;
   rec->fin_received = fin_received(sk);
 }
 
@@ -192,12 +212,13 @@ static __always_inline void stop_tracking(struct sock *sk) {
 }
 
 static __always_inline void mark_established(struct sock *sk, struct sock_info *info) {
-  const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-  info->base_acked = BPF_CORE_READ(tp, bytes_acked);
-  info->base_received = BPF_CORE_READ(tp, bytes_received);
-  info->base_retrans = BPF_CORE_READ(tp, total_retrans);
-  read_tuple(sk, BPF_CORE_READ(sk, __sk_common.skc_family), info->laddr, info->raddr,
-             &info->lport, &info->rport);
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp) return;
+  info->base_acked = tp->bytes_acked;
+  info->base_received = tp->bytes_received;
+  info->base_retrans = tp->total_retrans;
+  read_tuple(sk, sk->__sk_common.skc_family, info->laddr, info->raddr, &info->lport,
+             &info->rport);
   info->established = 1;
 }
 
@@ -208,17 +229,23 @@ static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 k
     return;
   }
   __builtin_memset(rec, 0, sizeof(*rec));
-  fill_record(rec, sk, info, kind);
-  /* Wake the reader only when the buffer fills up; it also polls on a short timer. */
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  struct counters c = {};
+  if (tp) read_counters(tp, &c);
+  fill_record(rec, sk, info, kind, tp ? &c : NULL);
+  /* Wake the reader only when the buffer fills up; it also drains on a short timer. */
   __u64 avail = bpf_ringbuf_query(&closed_events, BPF_RB_AVAIL_DATA);
-  __u64 size = bpf_ringbuf_query(&closed_events, BPF_RB_RING_SIZE);
-  bpf_ringbuf_submit(rec, avail > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  bpf_ringbuf_submit(rec, avail > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
-  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  /* Only these transitions carry work; the others return before any lookup. */
+  if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_FIN_WAIT1 &&
+      newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
+    return 0;
+  if (sk->sk_protocol != IPPROTO_TCP) return 0;
+  __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
 
   struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
@@ -249,8 +276,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
         return 0;
       }
       if (oldstate != TCP_SYN_RECV) return 0;
-      if (self_port && BPF_CORE_READ(sk, __sk_common.skc_num) == self_port &&
-          netns_of(sk) == self_netns) {
+      if (self_port && sk->__sk_common.skc_num == self_port && netns_of(sk) == self_netns) {
         count(CARETTA_CNT_SELF);
         return 0;
       }
@@ -280,13 +306,28 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
   }
 }
 
+/* Lists tracked sockets whose counters moved since the last read (all of them on a
+ * full dump or the first time a socket is seen), so an idle connection costs a walk
+ * step, not a record: the output, and the kernel's per-read re-walk of the bucket,
+ * stay proportional to activity. */
 SEC("iter/bpf_sk_storage_map")
 int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   struct sock *sk = ctx->sk;
   struct sock_info *info = ctx->value;
   if (!sk || !info || !info->established) return 0;
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp) return 0;
+  struct counters c;
+  read_counters(tp, &c);
+  if (!full_dump && info->reported && c.acked == info->last_acked &&
+      c.received == info->last_received && c.retrans == info->last_retrans)
+    return 0;
+  info->last_acked = c.acked;
+  info->last_received = c.received;
+  info->last_retrans = c.retrans;
+  info->reported = 1;
   struct caretta_conn rec = {};
-  fill_record(&rec, sk, info, CARETTA_RECORD_LIVE);
+  fill_record(&rec, sk, info, CARETTA_RECORD_LIVE, &c);
   bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
   return 0;
 }

@@ -73,6 +73,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   skel_->rodata->self_netns = config_.self_netns;
   skel_->rodata->max_connections = config_.max_connections;
   skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
+  skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
   int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
   // The benchmark floor program is only loaded by the benchmark.
   if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
@@ -171,8 +172,9 @@ void BpfTracer::DrainRing() {
   if (n < 0) spdlog::error("tracer: ring buffer read failed: {}", Errno(n));
 }
 
-std::vector<SocketSnapshot> BpfTracer::ReadIterator() {
+std::vector<SocketSnapshot> BpfTracer::ReadIterator(bool complete) {
   std::vector<SocketSnapshot> live;
+  skel_->bss->full_dump = complete ? 1 : 0;
   Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_sockets)));
   if (fd.get() < 0) {
     spdlog::error("tracer: cannot create socket iterator: {}", Errno(errno));
@@ -243,7 +245,12 @@ PollResult BpfTracer::Poll() {
   // Order matters: the BPF side submits a socket's close record before it drops the
   // socket's storage, so a socket the iterator no longer lists has its record in the
   // ring by the time we drain it below.
-  std::vector<SocketSnapshot> live = ReadIterator();
+  // Idle sockets are not listed; after a lost close record one complete listing
+  // lets the tracker forget sockets that are gone.
+  std::uint64_t drops = ReadCounters()[CARETTA_CNT_DROP_RINGBUF];
+  const bool complete = drops != ring_drops_seen_;
+  ring_drops_seen_ = drops;
+  std::vector<SocketSnapshot> live = ReadIterator(complete);
   DrainRing();
   std::vector<SocketSnapshot> closed;
   {
@@ -252,7 +259,7 @@ PollResult BpfTracer::Poll() {
   }
   PollResult result;
   result.live_sockets = live.size();
-  result.deltas = tracker_.Apply(closed, live);
+  result.deltas = tracker_.Apply(closed, live, complete);
   return result;
 }
 

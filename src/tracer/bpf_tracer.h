@@ -74,13 +74,14 @@ class BpfTracer {
   static int OnRingRecord(void* self, void* data, std::size_t size);
   void RingLoop();
   void DrainRing();
-  std::vector<SocketSnapshot> ReadIterator();
+  std::vector<SocketSnapshot> ReadIterator(bool complete);
 
   TracerConfig config_;
   caretta_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   ProbeInfo probe_info_;
   int ncpus_ = 1;
+  std::uint64_t ring_drops_seen_ = 0;  // a new drop asks for one complete listing
 
   std::mutex ring_mu_;  // serializes ring_buffer__consume
   std::mutex closed_mu_;

@@ -66,7 +66,8 @@ ConnectionDelta ConnectionTracker::Advance(const SocketSnapshot& s) {
 }
 
 std::vector<ConnectionDelta> ConnectionTracker::Apply(const std::vector<SocketSnapshot>& closed,
-                                                      const std::vector<SocketSnapshot>& live) {
+                                                      const std::vector<SocketSnapshot>& live,
+                                                      bool complete) {
   ++poll_;
   std::vector<ConnectionDelta> out;
   out.reserve(closed.size() + live.size());
@@ -86,13 +87,14 @@ std::vector<ConnectionDelta> ConnectionTracker::Apply(const std::vector<SocketSn
     }
     out.push_back(Advance(s));
   }
-  // The iterator lists every tracked socket; one we knew that is neither listed nor
-  // closed lost its close record (ring buffer full). Its last bytes are already counted.
-  std::erase_if(last_, [&](const auto& entry) {
-    if (entry.second.seen_in_poll == poll_) return false;
-    ++stats_.vanished;
-    return true;
-  });
+  // A complete listing names every tracked socket; one we knew that is neither listed
+  // nor closed lost its close record (ring buffer full). Its last bytes are counted.
+  if (complete)
+    std::erase_if(last_, [&](const auto& entry) {
+      if (entry.second.seen_in_poll == poll_) return false;
+      ++stats_.vanished;
+      return true;
+    });
   closed_last_poll_ = std::move(closed_now);
   stats_.tracked = last_.size();
   return out;

@@ -27,9 +27,12 @@ class ConnectionTracker {
   };
 
   // `closed` are final records drained from the ring buffer since the last poll;
-  // `live` is the iterator's complete list of tracked sockets, read after them.
+  // `live` are the iterator's records, read before them: the sockets whose counters
+  // moved, or every tracked socket when `complete` (then a socket we remember that
+  // is neither listed nor closed lost its close record, and is forgotten).
   std::vector<ConnectionDelta> Apply(const std::vector<SocketSnapshot>& closed,
-                                     const std::vector<SocketSnapshot>& live);
+                                     const std::vector<SocketSnapshot>& live,
+                                     bool complete = false);
   const Stats& stats() const { return stats_; }
 
  private:

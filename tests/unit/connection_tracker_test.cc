@@ -96,12 +96,22 @@ TEST(ConnectionTracker, TotalsNeverGoBackwards) {
   EXPECT_EQ(d2[0].sent, 1u);
 }
 
-TEST(ConnectionTracker, SocketGoneWithoutCloseRecordIsForgotten) {
+TEST(ConnectionTracker, IdleSocketsStayKnownBetweenPartialListings) {
   ConnectionTracker t;
-  t.Apply({}, {FromRaw(Raw(5, 1, 1))});
-  t.Apply({}, {});
+  t.Apply({}, {FromRaw(Raw(5, 10, 1))});
+  EXPECT_TRUE(t.Apply({}, {}).empty());  // idle: not listed
+  auto d = t.Apply({}, {FromRaw(Raw(5, 15, 1))});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_FALSE(d[0].opened);  // not a new connection
+  EXPECT_EQ(d[0].sent, 5u);
+}
+
+TEST(ConnectionTracker, CompleteListingForgetsSocketsWithoutCloseRecord) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 1, 1)), FromRaw(Raw(6, 1, 1))});
+  t.Apply({}, {FromRaw(Raw(6, 1, 1))}, /*complete=*/true);
   EXPECT_EQ(t.stats().vanished, 1u);
-  EXPECT_EQ(t.stats().tracked, 0u);
+  EXPECT_EQ(t.stats().tracked, 1u);
 }
 
 }  // namespace
