@@ -31,7 +31,7 @@ namespace caretta::bench {
 namespace {
 
 constexpr int kHoldPort = 9100;  // holder k listens on kHoldPort + k * kHoldPorts ...
-constexpr int kHoldPorts = 4;  // 4 listener ports: no ephemeral-port exhaustion at 100k
+constexpr int kHoldPorts = 4;    // 4 listener ports: no ephemeral-port exhaustion at 100k
 constexpr std::uint32_t kSkStorageMapType = 24;  // BPF_MAP_TYPE_SK_STORAGE
 
 double ThreadCpuPrecise() {  // µs
@@ -81,7 +81,8 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
   // the fd hard limit here may be low (raising it needs CAP_SYS_RESOURCE).
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
-  long per_holder = std::max<long>(1, std::min<long>(50000, (static_cast<long>(nofile.rlim_max) - 200) / 2));
+  long per_holder =
+      std::max<long>(1, std::min<long>(50000, (static_cast<long>(nofile.rlim_max) - 200) / 2));
   struct Holder {
     pid_t pid;
     int out, in;
@@ -91,11 +92,12 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
   for (long done = 0, k = 0; done < conns; ++k) {
     long n = std::min(per_holder, conns - done);
     Holder h{};
-    h.pid = Spawn({netload, "hold", "--server-ns", net.server_path(), "--client-ns",
-                   net.client_path(), "--addr", net.server_ips()[0], "--port",
-                   std::to_string(kHoldPort + k * kHoldPorts), "--ports", std::to_string(kHoldPorts),
-                   "--conns", std::to_string(n), "--max-seconds", "300"},
-                  "", &h.out, &h.in);
+    h.pid =
+        Spawn({netload, "hold", "--server-ns", net.server_path(), "--client-ns", net.client_path(),
+               "--addr", net.server_ips()[0], "--port", std::to_string(kHoldPort + k * kHoldPorts),
+               "--ports", std::to_string(kHoldPorts), "--conns", std::to_string(n), "--max-seconds",
+               "300"},
+              "", &h.out, &h.in);
     holders.push_back(h);
     done += n;
   }
@@ -120,11 +122,12 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
 
   // First poll after the connections appeared: every socket is new to the tracker.
   double c0 = ThreadCpuPrecise(), w0 = MonotonicSeconds();
-  tracer::PollResult first = tracer->Poll();
+  std::size_t first_deltas = 0;
+  tracer->Poll([&](const tracer::ConnectionDelta&) { ++first_deltas; });
   r["first_total_us"] = ThreadCpuPrecise() - c0;
   r["first_wall_us"] = (MonotonicSeconds() - w0) * 1e6;
   double u0 = 0, s0 = 0;
-  r["first_deltas"] = static_cast<double>(first.deltas.size());
+  r["first_deltas"] = static_cast<double>(first_deltas);
 
   // Per poll: precise thread CPU (CLOCK_THREAD_CPUTIME_ID, user+sys together). The
   // user/sys split comes from getrusage(RUSAGE_THREAD), which is tick-sampled and only
@@ -139,10 +142,12 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
     s0 = ThreadCpu(false);
     double c0 = ThreadCpuPrecise();
     w0 = MonotonicSeconds();
-    tracer::PollResult res = tracer->Poll();
+    // The agent's own way: deltas streamed to a sink, nothing held per socket.
+    std::size_t deltas = 0;
+    tracer::PollStats res = tracer->Poll([&](const tracer::ConnectionDelta&) { ++deltas; });
     wall.push_back((MonotonicSeconds() - w0) * 1e6);
     total.push_back(ThreadCpuPrecise() - c0);
-    live.push_back(static_cast<double>(res.live_sockets));
+    live.push_back(static_cast<double>(res.listed));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     user_sum += ThreadCpu(true) - u0;
     sys_sum += ThreadCpu(false) - s0;
@@ -160,8 +165,7 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
   r["rss_kib"] = static_cast<double>(StatusKib("VmRSS"));
   r["hwm_kib"] = static_cast<double>(StatusKib("VmHWM"));
   r["tracked_kernel"] = static_cast<double>(tracer->TrackedSockets());
-  r["drop_table_full"] =
-      static_cast<double>(tracer->ReadCounters()[CARETTA_CNT_DROP_TABLE_FULL]);
+  r["drop_table_full"] = static_cast<double>(tracer->ReadCounters()[CARETTA_CNT_DROP_TABLE_FULL]);
   for (const MapFdInfo& m : BpfMapsOf(getpid())) {
     r["maps_memlock"] += static_cast<double>(m.memlock);
     if (m.type == kSkStorageMapType) {
@@ -178,8 +182,10 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
 
 // Size of a kernel struct from the running kernel's BTF (0 if unknown).
 double KernelStructSize(const std::string& name) {
-  std::string out = RunCapture("bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | "
-                               "grep -m1 \"STRUCT '" + name + "' size=\"");
+  std::string out = RunCapture(
+      "bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | "
+      "grep -m1 \"STRUCT '" +
+      name + "' size=\"");
   auto pos = out.find("size=");
   return pos == std::string::npos ? 0 : std::strtod(out.c_str() + pos + 5, nullptr);
 }
@@ -196,12 +202,14 @@ int Driver(const std::vector<long>& ns, const std::string& netload, int polls,
   for (long n : ns) {
     std::fprintf(stderr, "poll cost: %ld connections\n", n);
     int out = -1;
-    pid_t child = Spawn({self, "--single", std::to_string(n), "--netload", netload, "--polls",
-                         std::to_string(polls), "--max-connections", std::to_string(max_connections)},
-                        "", &out);
+    pid_t child =
+        Spawn({self, "--single", std::to_string(n), "--netload", netload, "--polls",
+               std::to_string(polls), "--max-connections", std::to_string(max_connections)},
+              "", &out);
     std::string text = ReadAll(out, 400);
     close(out);
-    if (WaitChild(child, 60) != 0) throw std::runtime_error("poll benchmark failed at N=" + std::to_string(n));
+    if (WaitChild(child, 60) != 0)
+      throw std::runtime_error("poll benchmark failed at N=" + std::to_string(n));
     std::map<std::string, double> r;
     std::istringstream in(text);
     std::string tok;
@@ -216,7 +224,8 @@ int Driver(const std::vector<long>& ns, const std::string& netload, int polls,
   double elem = KernelStructSize("bpf_local_storage_elem");
   double storage = KernelStructSize("bpf_local_storage");
   double value = rows.empty() ? 0 : rows.back()["sk_value_size"];
-  double per_socket = elem > 0 && storage > 0 ? KmallocRound(elem + value) + KmallocRound(storage) : 0;
+  double per_socket =
+      elem > 0 && storage > 0 ? KmallocRound(elem + value) + KmallocRound(storage) : 0;
 
   auto& md = std::cout;
   md << "## Poll cost and memory at N tracked connections\n\n"
@@ -243,9 +252,9 @@ int Driver(const std::vector<long>& ns, const std::string& netload, int polls,
        << Fmt(r["total_max_us"], 0) << "] | " << Fmt(100 * r["user_share"], 0) << " % | "
        << Fmt(r["wall_us"], 0) << " | " << Fmt(1000 * r["user_us"] / n, 0) << " | "
        << Fmt(1000 * r["total_us"] / n, 0) << " | " << Fmt(1000 * r["total_us"] / (2 * n), 0)
-       << " | " << Fmt(1000 * r["iter_prog_us"] / r["live_sockets"], 0) << " | "
-       << Fmt(r["first_total_us"], 0) << " | " << Fmt(r["rss_loaded_kib"] / 1024, 1)
-       << " | " << Fmt(r["rss_kib"] / 1024, 1) << " | " << Fmt(r["hwm_kib"] / 1024, 1) << " |\n";
+       << " | " << Fmt(1000 * r["iter_prog_us"] / std::max(1.0, r["tracked_kernel"]), 0) << " | "
+       << Fmt(r["first_total_us"], 0) << " | " << Fmt(r["rss_loaded_kib"] / 1024, 1) << " | "
+       << Fmt(r["rss_kib"] / 1024, 1) << " | " << Fmt(r["hwm_kib"] / 1024, 1) << " |\n";
   }
   md << "\n";
   if (rows.empty()) return 0;
@@ -259,22 +268,25 @@ int Driver(const std::vector<long>& ns, const std::string& netload, int polls,
     auto& mid = rows[rows.size() - 2];
     lin = (big["total_us"] / n_big) / (mid["total_us"] / mid["n"]);
   }
-  bool tracked_all = big["live_sockets"] >= 2 * n_big && big["drop_table_full"] == 0;
+  // Idle sockets are not listed by the iterator; the kernel's tracked count says
+  // whether every one has socket storage, and the first poll whether each reached
+  // user space once.
+  bool tracked_all = big["tracked_kernel"] >= 2 * n_big && big["first_deltas"] >= 2 * n_big &&
+                     big["drop_table_full"] == 0;
   md << "| goal | figure | goal | result |\n|---|---|---|---|\n";
   md << "| user CPU per poll per connection at " << static_cast<long>(n_big) << " | "
      << Fmt(user_per, 0) << " ns | ≤ 500 ns | " << (user_per <= 500 ? "PASS" : "FAIL") << " |\n";
-  md << "| (stricter) user+sys CPU per poll per connection at " << static_cast<long>(n_big)
-     << " | " << Fmt(total_per, 0) << " ns | ≤ 500 ns | " << (total_per <= 500 ? "PASS" : "FAIL")
-     << " |\n";
+  md << "| (stricter) user+sys CPU per poll per connection at " << static_cast<long>(n_big) << " | "
+     << Fmt(total_per, 0) << " ns | ≤ 500 ns | " << (total_per <= 500 ? "PASS" : "FAIL") << " |\n";
   md << "| linear: (user+sys) per connection at " << static_cast<long>(n_big)
      << " ÷ the same at the next smaller N | " << Fmt(lin, 2) << " | ≤ 1.5 | "
      << (lin <= 1.5 ? "PASS" : "FAIL") << " |\n";
   md << "| agent RSS at " << static_cast<long>(n_big) << " (VmHWM, peak) | "
      << Fmt(big["hwm_kib"] / 1024, 1) << " MiB | ≤ 32 MiB | "
      << (big["hwm_kib"] <= 32 * 1024 ? "PASS" : "FAIL") << " |\n";
-  md << "| every socket tracked (no drop_table_full) | " << Fmt(big["live_sockets"], 0)
-     << " listed of " << static_cast<long>(2 * n_big) << " | all | "
-     << (tracked_all ? "PASS" : "FAIL") << " |\n\n";
+  md << "| every socket tracked (no drop_table_full) | " << Fmt(big["tracked_kernel"], 0)
+     << " tracked, " << Fmt(big["first_deltas"], 0) << " reported by the first poll, of "
+     << static_cast<long>(2 * n_big) << " | all | " << (tracked_all ? "PASS" : "FAIL") << " |\n\n";
   md << "Kernel memory: the socket storage map's memlock (fdinfo, what `bpftool map show` "
         "prints) is "
      << Fmt(big["sk_memlock"] / 1024, 1) << " KiB at every N — it counts the map's buckets only, "
@@ -313,11 +325,16 @@ int Main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--netload") netload = next();
-    else if (a == "--conns") conns = ParseList(next());
-    else if (a == "--single") single = std::stol(next());
-    else if (a == "--polls") polls = std::stoi(next());
-    else if (a == "--max-connections") max_connections = static_cast<std::uint32_t>(std::stoul(next()));
+    if (a == "--netload")
+      netload = next();
+    else if (a == "--conns")
+      conns = ParseList(next());
+    else if (a == "--single")
+      single = std::stol(next());
+    else if (a == "--polls")
+      polls = std::stoi(next());
+    else if (a == "--max-connections")
+      max_connections = static_cast<std::uint32_t>(std::stoul(next()));
     else {
       std::fprintf(stderr,
                    "usage: %s --netload PATH [--conns 1000,10000,100000] [--polls 12] "

@@ -56,7 +56,7 @@ struct sock_info {
   __u32 base_retrans;
   __u8 role;
   __u8 established;
-  __u8 fin_sent;
+  __u8 closed; /* final record sent; the storage itself goes with the socket */
   __u8 reported;
 };
 
@@ -158,9 +158,17 @@ static __always_inline void read_counters(const struct tcp_sock *tp, struct coun
   c->write_seq = tp->write_seq;
 }
 
+/* A FIN was queued: the socket is (or was, for `oldstate` at close) past close()
+ * or shutdown(SHUT_WR). Derived from the state so that no hook on these
+ * transitions is needed. */
+static __always_inline bool fin_sent_in(int state) {
+  return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
+         state == TCP_LAST_ACK || state == TCP_TIME_WAIT;
+}
+
 static __always_inline void fill_record(struct caretta_conn *rec, const struct sock *sk,
                                         const struct sock_info *info, __u8 kind,
-                                        const struct counters *c) {
+                                        const struct counters *c, bool fin_sent) {
   __u16 family = sk->__sk_common.skc_family;
 
   rec->cookie = info->cookie;
@@ -185,7 +193,7 @@ static __always_inline void fill_record(struct caretta_conn *rec, const struct s
   rec->bytes_received = c->received - info->base_received;
   rec->retransmits = c->retrans - info->base_retrans;
   /* The FIN takes one sequence number; once acked, bytes_acked includes it. */
-  rec->fin_acked = info->fin_sent && c->snd_una == c->write_seq;
+  rec->fin_acked = fin_sent && c->snd_una == c->write_seq;
   rec->fin_received = fin_received(sk);
 }
 
@@ -199,6 +207,7 @@ static __always_inline struct sock_info *start_tracking(struct sock *sk, __u8 ro
     count(CARETTA_CNT_DROP_STORAGE);
     return NULL;
   }
+  __builtin_memset(info, 0, sizeof(*info)); /* a socket connecting again */
   __sync_fetch_and_add(&tracked_sockets, 1);
   info->cookie = bpf_get_socket_cookie(sk);
   info->opened_ns = bpf_ktime_get_ns();
@@ -207,8 +216,11 @@ static __always_inline struct sock_info *start_tracking(struct sock *sk, __u8 ro
   return info;
 }
 
-static __always_inline void stop_tracking(struct sock *sk) {
-  if (bpf_sk_storage_delete(&sockets, sk) == 0) __sync_fetch_and_add(&tracked_sockets, -1);
+/* The storage is not deleted here: the kernel frees it with the socket, and
+ * deleting costs more than the whole rest of this hook. */
+static __always_inline void stop_tracking(struct sock_info *info) {
+  info->closed = 1;
+  __sync_fetch_and_add(&tracked_sockets, -1);
 }
 
 static __always_inline void mark_established(struct sock *sk, struct sock_info *info) {
@@ -222,7 +234,8 @@ static __always_inline void mark_established(struct sock *sk, struct sock_info *
   info->established = 1;
 }
 
-static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 kind) {
+static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 kind,
+                                 int oldstate) {
   struct caretta_conn *rec = bpf_ringbuf_reserve(&closed_events, sizeof(*rec), 0);
   if (!rec) {
     count(CARETTA_CNT_DROP_RINGBUF);
@@ -232,7 +245,7 @@ static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 k
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   struct counters c = {};
   if (tp) read_counters(tp, &c);
-  fill_record(rec, sk, info, kind, tp ? &c : NULL);
+  fill_record(rec, sk, info, kind, tp ? &c : NULL, fin_sent_in(oldstate));
   /* Wake the reader only when the buffer fills up; it also drains on a short timer. */
   __u64 avail = bpf_ringbuf_query(&closed_events, BPF_RB_AVAIL_DATA);
   bpf_ringbuf_submit(rec, avail > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
@@ -241,14 +254,13 @@ static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 k
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
   /* Only these transitions carry work; the others return before any lookup. */
-  if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_FIN_WAIT1 &&
-      newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
-    return 0;
+  if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE) return 0;
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
 
   struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (info && info->closed) info = NULL;
 
   switch (newstate) {
     case TCP_SYN_SENT: {
@@ -264,7 +276,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
     }
     case TCP_ESTABLISHED: {
       if (!track_loopback && is_loopback(sk, family)) {
-        if (info) stop_tracking(sk);
+        if (info) stop_tracking(info);
         count(CARETTA_CNT_LOOPBACK);
         return 0;
       }
@@ -286,20 +298,16 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
       count(CARETTA_CNT_OPENED_SERVER);
       return 0;
     }
-    case TCP_FIN_WAIT1:
-    case TCP_LAST_ACK:
-      if (info) info->fin_sent = 1;
-      return 0;
     case TCP_CLOSE:
       if (!info) return 0;
       if (info->established) {
-        emit(sk, info, CARETTA_RECORD_CLOSED);
+        emit(sk, info, CARETTA_RECORD_CLOSED, oldstate);
         count(CARETTA_CNT_CLOSED);
       } else if (oldstate == TCP_SYN_SENT && info->role == CARETTA_ROLE_CLIENT) {
-        emit(sk, info, CARETTA_RECORD_FAILED);
+        emit(sk, info, CARETTA_RECORD_FAILED, oldstate);
         count(CARETTA_CNT_FAILED_CONNECT);
       }
-      stop_tracking(sk);
+      stop_tracking(info);
       return 0;
     default:
       return 0;
@@ -314,7 +322,7 @@ SEC("iter/bpf_sk_storage_map")
 int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   struct sock *sk = ctx->sk;
   struct sock_info *info = ctx->value;
-  if (!sk || !info || !info->established) return 0;
+  if (!sk || !info || !info->established || info->closed) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
   struct counters c;
@@ -327,7 +335,7 @@ int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   info->last_retrans = c.retrans;
   info->reported = 1;
   struct caretta_conn rec = {};
-  fill_record(&rec, sk, info, CARETTA_RECORD_LIVE, &c);
+  fill_record(&rec, sk, info, CARETTA_RECORD_LIVE, &c, fin_sent_in(sk->__sk_common.skc_state));
   bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
   return 0;
 }
@@ -359,7 +367,8 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
   if (!tp) return 0;
   struct sock *sk = (struct sock *)tp;
-  if (bpf_sk_storage_get(&sockets, sk, NULL, 0)) return 0; /* already tracked */
+  struct sock_info *known = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (known && !known->closed) return 0; /* already tracked */
   if (!track_loopback && is_loopback(sk, family)) return 0;
   if (self_port && lport == self_port && netns == self_netns) return 0;
   struct listen_key key = {.netns = netns, .port = lport};
@@ -367,8 +376,6 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   struct sock_info *info = start_tracking(sk, role);
   if (!info) return 0;
   mark_established(sk, info);
-  info->fin_sent = state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
-                   state == TCP_LAST_ACK;
   count(CARETTA_CNT_ADOPTED);
   return 0;
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "common/netns.h"
@@ -171,68 +173,70 @@ void Agent::Loop() {
   }
 }
 
-std::vector<links::LinkDelta> Agent::Resolve(const std::vector<tracer::ConnectionDelta>& deltas) {
-  std::vector<links::LinkDelta> out;
-  out.reserve(deltas.size());
-  for (const tracer::ConnectionDelta& d : deltas) {
-    const tracer::SocketSnapshot& s = d.socket;
-    if (s.role == tracer::Role::kUnknown) continue;
-    if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !s.closed) continue;
-    resolve::Endpoint local{s.local_ip, s.local_port, s.netns, s.cgroup_id, s.pid, true};
-    resolve::Endpoint remote{s.remote_ip, s.remote_port, s.netns, 0, 0, false};
-    const bool client = s.role == tracer::Role::kClient;
-    // The BPF side already skips the agent's own sockets; the scraper's end of a
-    // scrape is another process's client socket, recognised by where it goes.
-    if (client && s.remote_port == http_->port() && !config_.trace_self &&
-        std::find(own_addresses_.begin(), own_addresses_.end(), s.remote_ip) !=
-            own_addresses_.end()) {
-      ++self_scrapes_skipped_;
-      continue;
-    }
-    links::LinkDelta ld;
-    ld.key.client = resolver_.Resolve(client ? local : remote);
-    ld.key.server = resolver_.Resolve(client ? remote : local);
-    ld.key.server_port = client ? s.remote_port : s.local_port;
-    if (client && nat_ && ld.key.server.kind == "Service") {
-      // Name the backend the Service NAT really chose; keep the Service as `via`.
-      if (nat_cache_.size() > config_.max_connections) nat_cache_.clear();  // lost closes
-      auto [it, inserted] = nat_cache_.try_emplace(s.cookie);
-      if (inserted)
-        it->second = nat_->RealDestination(s.local_ip, s.local_port, s.remote_ip, s.remote_port);
-      if (it->second) {
-        resolve::Endpoint backend{it->second->ip, it->second->port, s.netns, 0, 0, false};
-        ld.key.via_service = std::move(ld.key.server);
-        ld.key.via_service_port = s.remote_port;
-        ld.key.server = resolver_.Resolve(backend);
-        ld.key.server_port = it->second->port;
-      }
-      if (s.closed) nat_cache_.erase(it);
-    }
-    ld.key.role = s.role;
-    ld.sent = d.sent;
-    ld.received = d.received;
-    ld.retransmits = d.retransmits;
-    ld.opened = d.opened;
-    ld.closed = s.closed;
-    ld.failed = s.failed;
-    out.push_back(std::move(ld));
+std::optional<links::LinkKey> Agent::Resolve(const tracer::ConnectionDelta& d) {
+  const tracer::SocketSnapshot& s = d.socket;
+  if (s.role == tracer::Role::kUnknown) return std::nullopt;
+  resolve::Endpoint local{s.local_ip, s.local_port, s.netns, s.cgroup_id, s.pid, true};
+  resolve::Endpoint remote{s.remote_ip, s.remote_port, s.netns, 0, 0, false};
+  const bool client = s.role == tracer::Role::kClient;
+  // The BPF side already skips the agent's own sockets; the scraper's end of a
+  // scrape is another process's client socket, recognised by where it goes.
+  if (client && s.remote_port == http_->port() && !config_.trace_self &&
+      std::find(own_addresses_.begin(), own_addresses_.end(), s.remote_ip) !=
+          own_addresses_.end()) {
+    ++self_scrapes_skipped_;
+    return std::nullopt;
   }
-  return out;
+  links::LinkKey key;
+  key.client = resolver_.Resolve(client ? local : remote);
+  key.server = resolver_.Resolve(client ? remote : local);
+  key.server_port = client ? s.remote_port : s.local_port;
+  key.role = s.role;
+  if (client && nat_ && key.server.kind == "Service") {
+    // Name the backend the Service NAT really chose; keep the Service as `via`.
+    if (nat_cache_.size() > config_.max_connections) nat_cache_.clear();  // lost closes
+    auto [it, inserted] = nat_cache_.try_emplace(s.cookie);
+    if (inserted)
+      it->second = nat_->RealDestination(s.local_ip, s.local_port, s.remote_ip, s.remote_port);
+    if (it->second) {
+      resolve::Endpoint backend{it->second->ip, it->second->port, s.netns, 0, 0, false};
+      key.via_service = std::move(key.server);
+      key.via_service_port = s.remote_port;
+      key.server = resolver_.Resolve(backend);
+      key.server_port = it->second->port;
+    }
+    if (s.closed) nat_cache_.erase(it);
+  }
+  return key;
 }
 
 void Agent::PollOnce() {
   std::lock_guard lock(poll_mu_);
   auto started = std::chrono::steady_clock::now();
-  tracer::PollResult result = tracer_->Poll();
-  table_.Apply(Resolve(result.deltas), Now());
+  // Sockets are folded into per-link sums as they stream in: memory follows the
+  // number of links, not of sockets.
+  std::map<links::LinkKey, links::LinkDelta> per_link;
+  tracer::PollStats stats = tracer_->Poll([&](const tracer::ConnectionDelta& d) {
+    if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !d.socket.closed)
+      return;
+    std::optional<links::LinkKey> key = Resolve(d);
+    if (!key) return;
+    auto [it, inserted] = per_link.try_emplace(*key);
+    if (inserted) it->second.key = *key;
+    it->second.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed);
+  });
+  std::vector<links::LinkDelta> deltas;
+  deltas.reserve(per_link.size());
+  for (auto& [key, delta] : per_link) deltas.push_back(std::move(delta));
+  table_.Apply(deltas, Now());
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   last_poll_seconds_ = took;
   poll_seconds_sum_ = poll_seconds_sum_ + took;
   if (polls_++ == 0)
-    spdlog::info("agent: first poll done ({} sockets), ready", result.live_sockets);
+    spdlog::info("agent: first poll done ({} sockets listed), ready", stats.listed);
   ready_ = true;
-  spdlog::debug("agent: poll {} took {:.3f} ms, {} deltas, {} live sockets", polls_.load(),
-                took * 1000, result.deltas.size(), result.live_sockets);
+  spdlog::debug("agent: poll {} took {:.3f} ms, {} sockets listed, {} closed, {} links changed",
+                polls_.load(), took * 1000, stats.listed, stats.closed, deltas.size());
 }
 
 exporter::AgentStatus Agent::Status() const {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -51,7 +52,8 @@ class Agent {
  private:
   void Loop();
   exporter::AgentStatus Status() const;
-  std::vector<links::LinkDelta> Resolve(const std::vector<tracer::ConnectionDelta>& deltas);
+  // The link a socket's change belongs to; nullopt for sockets not to be mapped.
+  std::optional<links::LinkKey> Resolve(const tracer::ConnectionDelta& delta);
 
   Config config_;
   std::string hostname_;

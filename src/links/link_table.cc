@@ -2,12 +2,37 @@
 
 namespace caretta::links {
 
+void LinkDelta::Add(std::uint64_t sent_bytes, std::uint64_t received_bytes, std::uint64_t retrans,
+                    bool socket_opened, bool socket_closed, bool socket_failed) {
+  if (socket_failed) {
+    ++failed;
+    return;
+  }
+  sent += sent_bytes;
+  received += received_bytes;
+  retransmits += retrans;
+  if (socket_opened) ++opened;
+  if (socket_opened && !socket_closed) ++active_change;
+  if (socket_closed && !socket_opened) --active_change;
+}
+
+LinkDelta& LinkDelta::operator+=(const LinkDelta& o) {
+  sent += o.sent;
+  received += o.received;
+  retransmits += o.retransmits;
+  opened += o.opened;
+  active_change += o.active_change;
+  failed += o.failed;
+  return *this;
+}
+
 void LinkTable::Apply(const std::vector<LinkDelta>& deltas, double now) {
   for (const LinkDelta& d : deltas) {
-    if (d.failed) {
-      ++state_.failed_connects[FailedKey{d.key.client, d.key.server, d.key.server_port}];
+    if (d.failed)
+      state_.failed_connects[FailedKey{d.key.client, d.key.server, d.key.server_port}] += d.failed;
+    if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && d.opened == 0 &&
+        d.active_change == 0)
       continue;
-    }
     auto it = state_.links.find(d.key);
     if (it == state_.links.end()) {
       if (state_.links.size() >= max_links_) {
@@ -21,9 +46,8 @@ void LinkTable::Apply(const std::vector<LinkDelta>& deltas, double now) {
     t.bytes_sent += d.sent;
     t.bytes_received += d.received;
     t.retransmits += d.retransmits;
-    if (d.opened) ++t.connections_opened;
-    if (d.opened && !d.closed) ++t.active_connections;
-    if (d.closed && !d.opened) --t.active_connections;
+    t.connections_opened += d.opened;
+    t.active_connections += d.active_change;
     if (t.active_connections < 0) t.active_connections = 0;
     t.state = t.active_connections > 0
                   ? (d.key.role == tracer::Role::kServer ? LinkState::kAccept : LinkState::kOpen)

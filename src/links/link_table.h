@@ -55,11 +55,18 @@ struct FailedKey {
   friend auto operator<=>(const FailedKey&, const FailedKey&) = default;
 };
 
-// One resolved socket delta, the LinkTable's input.
+// What changed on one link in one poll (the sum over its sockets): the input.
 struct LinkDelta {
   LinkKey key;
   std::uint64_t sent = 0, received = 0, retransmits = 0;
-  bool opened = false, closed = false, failed = false;
+  std::uint32_t opened = 0;        // connections first seen
+  std::int64_t active_change = 0;  // first seen and still open, minus closed since seen
+  std::uint32_t failed = 0;        // connects that never established (not link traffic)
+
+  // Folds one socket's change in.
+  void Add(std::uint64_t sent_bytes, std::uint64_t received_bytes, std::uint64_t retrans,
+           bool socket_opened, bool socket_closed, bool socket_failed);
+  LinkDelta& operator+=(const LinkDelta& other);
 };
 
 struct LinkSnapshot {

@@ -172,21 +172,20 @@ void BpfTracer::DrainRing() {
   if (n < 0) spdlog::error("tracer: ring buffer read failed: {}", Errno(n));
 }
 
-std::vector<SocketSnapshot> BpfTracer::ReadIterator(bool complete) {
-  std::vector<SocketSnapshot> live;
+std::size_t BpfTracer::ReadIterator(bool complete, const ConnectionTracker::Sink& sink) {
   skel_->bss->full_dump = complete ? 1 : 0;
   Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_sockets)));
   if (fd.get() < 0) {
     spdlog::error("tracer: cannot create socket iterator: {}", Errno(errno));
-    return live;
+    return 0;
   }
-  std::vector<char> buf(1 << 20);
-  std::size_t have = 0;
+  // Records are applied as they are read: memory stays flat however many sockets.
+  std::vector<char> buf(64 * 1024);
+  std::size_t have = 0, listed = 0;
   for (;;) {
     ssize_t n = read(fd.get(), buf.data() + have, buf.size() - have);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       spdlog::error("tracer: reading socket iterator failed: {}", Errno(errno));
       break;
     }
@@ -196,12 +195,42 @@ std::vector<SocketSnapshot> BpfTracer::ReadIterator(bool complete) {
     for (std::size_t off = 0; off < whole; off += sizeof(caretta_conn)) {
       caretta_conn raw;
       std::memcpy(&raw, buf.data() + off, sizeof raw);
-      live.push_back(FromRaw(raw));
+      tracker_.Live(FromRaw(raw), sink);
+      ++listed;
     }
     std::memmove(buf.data(), buf.data() + whole, have - whole);
     have -= whole;
   }
-  return live;
+  return listed;
+}
+
+PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
+  // Order matters: the BPF side submits a socket's close record before it marks the
+  // socket closed, so a socket the iterator no longer lists has its record in the
+  // ring by the time we drain it below. Idle sockets are not listed; after a lost
+  // close record one complete listing lets the tracker forget sockets that are gone.
+  PollStats stats;
+  std::uint64_t drops = ReadCounters()[CARETTA_CNT_DROP_RINGBUF];
+  stats.complete = drops != ring_drops_seen_;
+  ring_drops_seen_ = drops;
+  tracker_.BeginPoll();
+  stats.listed = ReadIterator(stats.complete, sink);
+  DrainRing();
+  std::vector<SocketSnapshot> closed;
+  {
+    std::lock_guard lock(closed_mu_);
+    closed.swap(closed_);
+  }
+  for (const SocketSnapshot& s : closed) tracker_.Closed(s, sink);
+  stats.closed = closed.size();
+  tracker_.EndPoll(stats.complete);
+  return stats;
+}
+
+PollResult BpfTracer::Poll() {
+  PollResult result;
+  result.stats = Poll([&](const ConnectionDelta& d) { result.deltas.push_back(d); });
+  return result;
 }
 
 std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_paths) {
@@ -239,28 +268,6 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
   spdlog::info("tracer: adopted {} already-open sockets in {} of {} network namespaces", adopted,
                entered, netns_paths.size());
   return adopted;
-}
-
-PollResult BpfTracer::Poll() {
-  // Order matters: the BPF side submits a socket's close record before it drops the
-  // socket's storage, so a socket the iterator no longer lists has its record in the
-  // ring by the time we drain it below.
-  // Idle sockets are not listed; after a lost close record one complete listing
-  // lets the tracker forget sockets that are gone.
-  std::uint64_t drops = ReadCounters()[CARETTA_CNT_DROP_RINGBUF];
-  const bool complete = drops != ring_drops_seen_;
-  ring_drops_seen_ = drops;
-  std::vector<SocketSnapshot> live = ReadIterator(complete);
-  DrainRing();
-  std::vector<SocketSnapshot> closed;
-  {
-    std::lock_guard lock(closed_mu_);
-    closed.swap(closed_);
-  }
-  PollResult result;
-  result.live_sockets = live.size();
-  result.deltas = tracker_.Apply(closed, live, complete);
-  return result;
 }
 
 KernelCounters BpfTracer::ReadCounters() const {

@@ -48,9 +48,15 @@ struct ProbeInfo {
 using KernelCounters = std::array<std::uint64_t, CARETTA_CNT_MAX>;
 std::string_view CounterName(int index);
 
+struct PollStats {
+  std::size_t listed = 0;  // iterator records (sockets whose counters moved)
+  std::size_t closed = 0;  // final records from the ring buffer
+  bool complete = false;   // the iterator listed every tracked socket
+};
+
 struct PollResult {
   std::vector<ConnectionDelta> deltas;
-  std::size_t live_sockets = 0;  // sockets listed by the iterator this poll
+  PollStats stats;
 };
 
 class BpfTracer {
@@ -60,7 +66,9 @@ class BpfTracer {
   BpfTracer(const BpfTracer&) = delete;
   BpfTracer& operator=(const BpfTracer&) = delete;
 
-  PollResult Poll();
+  // Streams this poll's per-socket deltas into `sink` without holding them all.
+  PollStats Poll(const ConnectionTracker::Sink& sink);
+  PollResult Poll();  // the same, collected (tests, tools)
   // Starts tracking sockets that were open before the tracer attached, in every
   // namespace listed (each is entered on a helper thread; needs CAP_SYS_ADMIN).
   // Their bytes count from now on. Returns the number adopted.
@@ -74,7 +82,7 @@ class BpfTracer {
   static int OnRingRecord(void* self, void* data, std::size_t size);
   void RingLoop();
   void DrainRing();
-  std::vector<SocketSnapshot> ReadIterator(bool complete);
+  std::size_t ReadIterator(bool complete, const ConnectionTracker::Sink& sink);
 
   TracerConfig config_;
   caretta_bpf* skel_ = nullptr;

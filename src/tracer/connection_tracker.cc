@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace caretta::tracer {
 namespace {
@@ -65,38 +66,49 @@ ConnectionDelta ConnectionTracker::Advance(const SocketSnapshot& s) {
   return d;
 }
 
-std::vector<ConnectionDelta> ConnectionTracker::Apply(const std::vector<SocketSnapshot>& closed,
-                                                      const std::vector<SocketSnapshot>& live,
-                                                      bool complete) {
+void ConnectionTracker::BeginPoll() {
   ++poll_;
-  std::vector<ConnectionDelta> out;
-  out.reserve(closed.size() + live.size());
-  std::unordered_set<std::uint64_t> closed_now;
-  closed_now.reserve(closed.size());
+  closed_this_poll_.clear();
+}
 
-  for (const SocketSnapshot& s : closed) {
-    if (!closed_now.insert(s.cookie).second) continue;  // duplicate final record
-    ConnectionDelta d = Advance(s);
-    last_.erase(s.cookie);
-    out.push_back(std::move(d));
+void ConnectionTracker::Live(const SocketSnapshot& s, const Sink& sink) {
+  // A socket whose final record we already counted: the iterator read it just
+  // before its close.
+  if (closed_last_poll_.contains(s.cookie)) {
+    ++stats_.stale_ignored;
+    return;
   }
-  for (const SocketSnapshot& s : live) {
-    if (closed_now.contains(s.cookie) || closed_last_poll_.contains(s.cookie)) {
-      ++stats_.stale_ignored;
-      continue;
-    }
-    out.push_back(Advance(s));
-  }
-  // A complete listing names every tracked socket; one we knew that is neither listed
-  // nor closed lost its close record (ring buffer full). Its last bytes are counted.
-  if (complete)
-    std::erase_if(last_, [&](const auto& entry) {
+  sink(Advance(s));
+}
+
+void ConnectionTracker::Closed(const SocketSnapshot& s, const Sink& sink) {
+  if (!closed_this_poll_.insert(s.cookie).second) return;  // duplicate final record
+  ConnectionDelta d = Advance(s);
+  last_.erase(s.cookie);
+  sink(d);
+}
+
+void ConnectionTracker::EndPoll(bool complete) {
+  if (complete) {
+    absl::erase_if(last_, [&](const auto& entry) {
       if (entry.second.seen_in_poll == poll_) return false;
       ++stats_.vanished;
       return true;
     });
-  closed_last_poll_ = std::move(closed_now);
+  }
+  std::swap(closed_last_poll_, closed_this_poll_);
   stats_.tracked = last_.size();
+}
+
+std::vector<ConnectionDelta> ConnectionTracker::Apply(const std::vector<SocketSnapshot>& closed,
+                                                      const std::vector<SocketSnapshot>& live,
+                                                      bool complete) {
+  std::vector<ConnectionDelta> out;
+  Sink collect = [&](const ConnectionDelta& d) { out.push_back(d); };
+  BeginPoll();
+  for (const SocketSnapshot& s : live) Live(s, collect);
+  for (const SocketSnapshot& s : closed) Closed(s, collect);
+  EndPoll(complete);
   return out;
 }
 

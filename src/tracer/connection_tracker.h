@@ -6,10 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
-#include <unordered_set>
+#include <functional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "caretta_types.h"
 #include "tracer/connection.h"
 
@@ -26,26 +27,36 @@ class ConnectionTracker {
     std::uint64_t stale_ignored = 0;  // live record seen after its close record
   };
 
-  // `closed` are final records drained from the ring buffer since the last poll;
-  // `live` are the iterator's records, read before them: the sockets whose counters
-  // moved, or every tracked socket when `complete` (then a socket we remember that
-  // is neither listed nor closed lost its close record, and is forgotten).
+  using Sink = std::function<void(const ConnectionDelta&)>;
+
+  // One poll, streamed (no per-socket vectors): BeginPoll(); Live() for each
+  // iterator record — the sockets whose counters moved, or every tracked socket
+  // when the listing is complete; then Closed() for each final record drained from
+  // the ring buffer after the iterator was read; then EndPoll(complete). After a
+  // complete listing a socket we remember that was neither listed nor closed lost
+  // its close record, and is forgotten.
+  void BeginPoll();
+  void Live(const SocketSnapshot& s, const Sink& sink);
+  void Closed(const SocketSnapshot& s, const Sink& sink);
+  void EndPoll(bool complete);
+
+  // The same for whole lists (tests).
   std::vector<ConnectionDelta> Apply(const std::vector<SocketSnapshot>& closed,
                                      const std::vector<SocketSnapshot>& live,
                                      bool complete = false);
   const Stats& stats() const { return stats_; }
 
  private:
-  struct Totals {
+  struct Totals {  // 24 bytes: this table holds one entry per tracked socket
     std::uint64_t sent = 0, received = 0;
     std::uint32_t retransmits = 0;
-    std::uint64_t seen_in_poll = 0;
+    std::uint32_t seen_in_poll = 0;
   };
   ConnectionDelta Advance(const SocketSnapshot& s);
 
-  std::unordered_map<std::uint64_t, Totals> last_;
-  std::unordered_set<std::uint64_t> closed_last_poll_;
-  std::uint64_t poll_ = 0;
+  absl::flat_hash_map<std::uint64_t, Totals> last_;
+  absl::flat_hash_set<std::uint64_t> closed_this_poll_, closed_last_poll_;
+  std::uint32_t poll_ = 0;
   Stats stats_;
 };
 

@@ -73,17 +73,19 @@ TEST(ConnectionTracker, OpenedAndClosedBetweenPollsIsCountedWhole) {
   EXPECT_EQ(d[0].received, 6u);
 }
 
-TEST(ConnectionTracker, StaleLiveRecordAfterCloseIsIgnored) {
+TEST(ConnectionTracker, LiveThenCloseInOnePollCountsEachByteOnce) {
   ConnectionTracker t;
   t.Apply({}, {FromRaw(Raw(3, 10, 0))});
-  // Same poll: the iterator still listed the socket while its close record arrived.
+  // The iterator read the socket just before it closed; its close record follows.
   auto d = t.Apply({FromRaw(Raw(3, 20, 0, CARETTA_RECORD_CLOSED))}, {FromRaw(Raw(3, 15, 0))});
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].sent, 10u);
-  // Next poll: a late stale record must not resurrect it.
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].sent + d[1].sent, 10u);
+  EXPECT_TRUE(d[1].socket.closed);
+  // Next poll: a late record of the closed socket must not resurrect it.
   auto d2 = t.Apply({}, {FromRaw(Raw(3, 20, 0))});
   EXPECT_TRUE(d2.empty());
-  EXPECT_EQ(t.stats().stale_ignored, 2u);
+  EXPECT_EQ(t.stats().stale_ignored, 1u);
+  EXPECT_EQ(t.stats().tracked, 0u);
 }
 
 TEST(ConnectionTracker, TotalsNeverGoBackwards) {

@@ -14,11 +14,8 @@ LinkDelta D(const std::string& client, const std::string& server, std::uint16_t 
             tracer::Role role, std::uint64_t sent, std::uint64_t received, bool opened = false,
             bool closed = false) {
   LinkDelta d;
-  d.key = LinkKey{W(client), W(server), port, role, {}};
-  d.sent = sent;
-  d.received = received;
-  d.opened = opened;
-  d.closed = closed;
+  d.key = LinkKey{W(client), W(server), port, role, {}, 0};
+  d.Add(sent, received, 0, opened, closed, false);
   return d;
 }
 
@@ -72,8 +69,9 @@ TEST(LinkTable, CapCountsOverflowInsteadOfGrowing) {
 
 TEST(LinkTable, FailedConnectsAreNotLinks) {
   LinkTable t(10);
-  LinkDelta d = D("a", "b", 80, tracer::Role::kClient, 0, 0, true, true);
-  d.failed = true;
+  LinkDelta d;
+  d.key = LinkKey{W("a"), W("b"), 80, tracer::Role::kClient, {}, 0};
+  d.Add(0, 0, 0, true, true, /*socket_failed=*/true);
   t.Apply({d, d}, 1);
   auto s = t.Snapshot();
   EXPECT_TRUE(s->links.empty());
@@ -90,9 +88,22 @@ TEST(LinkTable, SnapshotIsImmutableForItsReader) {
   EXPECT_EQ(t.Snapshot()->links.begin()->second.bytes_sent, 2u);
 }
 
+TEST(LinkDelta, SumsSocketsOfOnePoll) {
+  LinkDelta d;
+  d.Add(10, 1, 0, true, false, false);  // opened, still open
+  d.Add(5, 0, 2, true, true, false);    // opened and closed within the poll
+  d.Add(1, 0, 0, false, true, false);   // closed, opened earlier
+  d.Add(0, 0, 0, true, true, true);     // failed connect
+  EXPECT_EQ(d.sent, 16u);
+  EXPECT_EQ(d.retransmits, 2u);
+  EXPECT_EQ(d.opened, 2u);
+  EXPECT_EQ(d.active_change, 0);
+  EXPECT_EQ(d.failed, 1u);
+}
+
 TEST(RateOver, UsesTheOldestSampleInsideTheWindow) {
   LinkTable t(10);
-  t.Apply({D("a", "b", 80, tracer::Role::kClient, 0, 0)}, 100);
+  t.Apply({D("a", "b", 80, tracer::Role::kClient, 0, 0, /*opened=*/true)}, 100);
   t.Apply({D("a", "b", 80, tracer::Role::kClient, 100, 0)}, 110);
   t.Apply({D("a", "b", 80, tracer::Role::kClient, 300, 0)}, 120);
   const LinkTotals& l = t.Snapshot()->links.begin()->second;
