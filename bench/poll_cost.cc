@@ -269,10 +269,9 @@ int Driver(const std::vector<long>& ns, const std::string& netload, int polls,
     lin = (big["total_us"] / n_big) / (mid["total_us"] / mid["n"]);
   }
   // Idle sockets are not listed by the iterator; the kernel's tracked count says
-  // whether every one has socket storage, and the first poll whether each reached
-  // user space once.
-  bool tracked_all = big["tracked_kernel"] >= 2 * n_big && big["first_deltas"] >= 2 * n_big &&
-                     big["drop_table_full"] == 0;
+  // whether every one has socket storage (the first poll's count is shown too: a
+  // socket reported by an earlier poll is not reported again while idle).
+  bool tracked_all = big["tracked_kernel"] >= 2 * n_big && big["drop_table_full"] == 0;
   md << "| goal | figure | goal | result |\n|---|---|---|---|\n";
   md << "| user CPU per poll per connection at " << static_cast<long>(n_big) << " | "
      << Fmt(user_per, 0) << " ns | ≤ 500 ns | " << (user_per <= 500 ? "PASS" : "FAIL") << " |\n";
