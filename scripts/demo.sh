@@ -95,6 +95,8 @@ sim/sim -i "$instance" up --topology "$topology" --max-seconds "$hard_max" 2>&1 
 rundir=/run/ctsim/$instance
 kubeconfig=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["apiserver"]["kubeconfig"])' "$rundir/state.json")
 # The simulated nodes do kube-proxy's Service NAT; the agent undoes it through their conntrack.
+# External hosts get their reverse-DNS names from the simulated outside world's server.
+dns_server=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["dns"]["loopback"])' "$rundir/state.json")
 conntrack_netns=$(python3 -c 'import json,sys;print(",".join("/var/run/netns/"+n for n in json.load(open(sys.argv[1]))["conntrack_netns"].values()))' "$rundir/state.json")
 workdir=$(mktemp -d /tmp/caretta-demo.XXXXXX)
 
@@ -105,7 +107,7 @@ if [ -z "$port" ]; then
   while ! port_free "$port"; do port=$((port + 1)); done
 fi
 step "4/5 starting the agent on port $port"
-HOME=$workdir POLL_INTERVAL=${POLL_INTERVAL:-2} RESOLVE_DNS=false \
+HOME=$workdir POLL_INTERVAL=${POLL_INTERVAL:-2} RESOLVE_DNS=true DNS_SERVER=$dns_server \
   "$agent" --prometheus-port "$port" --kubeconfig "$kubeconfig" \
   --conntrack-netns "$conntrack_netns" >"$workdir/agent.log" 2>&1 &
 agent_pid=$!
@@ -164,7 +166,7 @@ last=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
   kill -0 "$agent_pid" 2>/dev/null || { echo "demo: agent exited" >&2; tail -20 "$workdir/agent.log" >&2; exit 1; }
   if ((!complete)); then
-    out=$(python3 -m sim.ctsim -i "$instance" mapcheck --agent "http://127.0.0.1:$port" 2>/dev/null) && complete=1 || true
+    out=$(python3 -m sim.ctsim -i "$instance" mapcheck --dns-names --agent "http://127.0.0.1:$port" 2>/dev/null) && complete=1 || true
     if ((complete)); then
       step "map complete: $out"
       if ((duration > 0)); then note "Ctrl-C to stop (or wait for --duration ${duration}s)"; else note "Ctrl-C to stop"; fi

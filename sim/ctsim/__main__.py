@@ -40,6 +40,8 @@ def main(argv=None):
     sub.add_parser("status", help="show instances and this instance's state")
     mc = sub.add_parser("mapcheck", help="is the agent's /api/graph complete? (exit 0 if so)")
     mc.add_argument("--agent", required=True, help="agent base URL, e.g. http://127.0.0.1:7117")
+    mc.add_argument("--dns-names", action="store_true",
+                    help="the agent resolves external hosts by reverse DNS")
     sub.add_parser("nft", help="print the kube-proxy nftables ruleset for the topology")
     a = ap.parse_args(argv)
 
@@ -71,7 +73,7 @@ def main(argv=None):
         if a.cmd == "mapcheck":
             from sim.ctsim import mapcheck
             try:
-                ok, found, total, view = mapcheck.check(cl, a.agent)
+                ok, found, total, view = mapcheck.check(cl, a.agent, dns_names=a.dns_names)
             except OSError as e:
                 print(f"mapcheck: {e}")
                 return 1

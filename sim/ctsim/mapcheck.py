@@ -15,9 +15,10 @@ def graph_edges(agent_url, timeout=3):
             for e in g.get("edges", [])}
 
 
-def check(cluster, agent_url):
-    """(complete?, found, expected, view) using the view that matches best."""
-    t = T.compute(cluster.m, cluster.rd)
+def check(cluster, agent_url, dns_names=False):
+    """(complete?, found, expected, view) using the view that matches best.
+    dns_names: the agent names external hosts by their reverse-DNS names."""
+    t = T.compute(cluster.m, cluster.rd, dns_names=dns_names)
     got = graph_edges(agent_url)
     best = None
     for view in ("k8s", "k8s_service", "host"):

@@ -124,7 +124,10 @@ Agent::Agent(Config config)
   resolver_.Add(std::make_shared<resolve::HostResolver>(
       hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
   if (config_.resolve_dns) {
-    dns_ = std::make_shared<resolve::DnsResolver>(resolve::DnsResolver::Options{});
+    dns_ = std::make_shared<resolve::DnsResolver>(
+        resolve::DnsResolver::Options{}, config_.dns_server.empty()
+                                             ? resolve::DnsResolver::Lookup{}
+                                             : resolve::ServerReverseLookup(config_.dns_server));
     resolver_.Add(dns_);
   }
   loop_ = std::thread([this] { Loop(); });

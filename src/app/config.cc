@@ -86,6 +86,14 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        }},
       {"--resolve-dns", "RESOLVE_DNS", "reverse-resolve external addresses (false)",
        boolean("RESOLVE_DNS", &c.resolve_dns)},
+      {"--dns-server", "DNS_SERVER",
+       "with RESOLVE_DNS: ask this server (IP, IP:PORT or [IPv6]:PORT) instead of the "
+       "system resolver",
+       [&](const std::string& v) {
+         if (v.empty() || v.find_first_of(" ,/") != std::string::npos)
+           throw BadValue("DNS_SERVER: '" + v + "' is not IP, IP:PORT or [IPv6]:PORT");
+         c.dns_server = v;
+       }},
       {"--traverse-up-hierarchy", "TRAVERSE_UP_HIERARCHY",
        "name pods after their top controller, e.g. Deployment (true)",
        boolean("TRAVERSE_UP_HIERARCHY", &c.traverse_up_hierarchy)},
@@ -210,6 +218,7 @@ std::string Describe(const Config& c) {
     << "listen_address=" << c.listen_address << "\n"
     << "poll_interval=" << c.poll_interval_seconds << "\n"
     << "resolve_dns=" << (c.resolve_dns ? "true" : "false") << "\n"
+    << "dns_server=" << c.dns_server << "\n"
     << "traverse_up_hierarchy=" << (c.traverse_up_hierarchy ? "true" : "false") << "\n"
     << "kubeconfig=" << c.kubeconfig << "\n"
     << "max_connections=" << c.max_connections << "\n"

@@ -17,6 +17,7 @@ struct Config {
   std::string listen_address = "0.0.0.0";
   int poll_interval_seconds = 5;
   bool resolve_dns = false;
+  std::string dns_server;  // "" = the system resolver; else IP[:PORT] for PTR queries
   bool traverse_up_hierarchy = true;
   std::string kubeconfig;
   std::uint32_t max_connections = 65536;

@@ -65,4 +65,10 @@ class DnsResolver : public Resolver {
 
 std::optional<std::string> SystemReverseLookup(const common::IpAddress& ip);
 
+// A Lookup that sends PTR queries to one DNS server ("IP" or "IP:PORT", IPv6 in
+// brackets) instead of the system resolver, through c-ares. Throws
+// std::invalid_argument for a malformed server.
+DnsResolver::Lookup ServerReverseLookup(
+    const std::string& server, std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
 }  // namespace caretta::resolve
