@@ -219,15 +219,27 @@ void Agent::PollOnce() {
   // Sockets are folded into per-link sums as they stream in: memory follows the
   // number of links, not of sockets.
   std::map<links::LinkKey, links::LinkDelta> per_link;
-  tracer::PollStats stats = tracer_->Poll([&](const tracer::ConnectionDelta& d) {
+  std::vector<tracer::ConnectionDelta> held, awaiting = std::move(awaiting_dns_);
+  awaiting_dns_.clear();
+  auto fold = [&](const tracer::ConnectionDelta& d, bool may_wait) {
     if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !d.socket.closed)
       return;
     std::optional<links::LinkKey> key = Resolve(d);
     if (!key) return;
+    const resolve::Entity& peer =
+        d.socket.role == tracer::Role::kClient ? key->server : key->client;
+    if (may_wait && dns_ && peer.kind == "external" && dns_->Pending(d.socket.remote_ip)) {
+      held.push_back(d);
+      return;
+    }
     auto [it, inserted] = per_link.try_emplace(*key);
     if (inserted) it->second.key = *key;
     it->second.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed);
-  });
+  };
+  for (const tracer::ConnectionDelta& d : awaiting) fold(d, /*may_wait=*/false);
+  tracer::PollStats stats =
+      tracer_->Poll([&](const tracer::ConnectionDelta& d) { fold(d, /*may_wait=*/true); });
+  awaiting_dns_ = std::move(held);
   std::vector<links::LinkDelta> deltas;
   deltas.reserve(per_link.size());
   for (auto& [key, delta] : per_link) deltas.push_back(std::move(delta));

@@ -72,6 +72,9 @@ class Agent {
   // scrapes of this agent, excluded from links unless --trace-self.
   std::vector<common::IpAddress> own_addresses_;
   std::atomic<std::uint64_t> self_scrapes_skipped_{0};
+  // Socket changes whose external peer had its reverse-DNS lookup under way: folded
+  // one poll later, so the link gets the name instead of a short-lived IP twin.
+  std::vector<tracer::ConnectionDelta> awaiting_dns_;
 
   std::mutex poll_mu_;  // one poll at a time
   std::atomic<bool> ready_{false};

@@ -93,6 +93,11 @@ void DnsResolver::Drain() {
   idle_cv_.wait(lock, [this] { return stop_ || (queue_.empty() && !busy_); });
 }
 
+bool DnsResolver::Pending(const common::IpAddress& ip) const {
+  std::lock_guard lock(mu_);
+  return queued_.contains(ip);
+}
+
 DnsResolver::Stats DnsResolver::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

@@ -40,6 +40,8 @@ class DnsResolver : public Resolver {
 
   std::optional<Entity> Resolve(const Endpoint& endpoint) override;
   Stats stats() const;
+  // A lookup for `ip` is queued or running (its name may be known next poll).
+  bool Pending(const common::IpAddress& ip) const;
   // Blocks until the queue is empty (tests).
   void Drain();
 
