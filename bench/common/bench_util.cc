@@ -117,19 +117,6 @@ std::vector<std::string> AnonFds(pid_t pid, const std::string& kind) {
 
 }  // namespace
 
-void Run(const std::string& command) {
-  std::string full = command + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  if (!p) throw std::runtime_error("popen failed: " + command);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  int rc = pclose(p);
-  if (rc != 0)
-    throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + command + "\n" +
-                             out);
-}
-
 std::string RunCapture(const std::string& command) {
   FILE* p = popen(command.c_str(), "r");
   if (!p) return "";

@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "netns.h"  // tests/common: caretta::testing::Run
+
 namespace caretta::bench {
 
 // Runs a shell command; throws std::runtime_error with its output on failure.
-void Run(const std::string& command);
+using caretta::testing::Run;
 std::string RunCapture(const std::string& command);
 
 // Two network namespaces joined by a veth pair: "client" (10.X.Y.1 + aliases) and
