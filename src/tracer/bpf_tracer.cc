@@ -210,7 +210,7 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   // ring by the time we drain it below. Idle sockets are not listed; after a lost
   // close record one complete listing lets the tracker forget sockets that are gone.
   PollStats stats;
-  std::uint64_t drops = ReadCounters()[CARETTA_CNT_DROP_RINGBUF];
+  std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   stats.complete = drops != ring_drops_seen_;
   ring_drops_seen_ = drops;
   tracker_.BeginPoll();
@@ -234,7 +234,7 @@ PollResult BpfTracer::Poll() {
 }
 
 std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_paths) {
-  std::uint64_t before = ReadCounters()[CARETTA_CNT_ADOPTED];
+  std::uint64_t before = ReadCounter(CARETTA_CNT_ADOPTED);
   int link_fd = bpf_link__fd(skel_->links.adopt_sockets);
   int entered = 0;
   for (const std::string& path : netns_paths) {
@@ -264,20 +264,24 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
   std::vector<char> key(bpf_map__key_size(skel_->maps.listen_ports));
   while (bpf_map_get_next_key(map_fd, nullptr, key.data()) == 0)
     if (bpf_map_delete_elem(map_fd, key.data()) != 0) break;
-  std::uint64_t adopted = ReadCounters()[CARETTA_CNT_ADOPTED] - before;
+  std::uint64_t adopted = ReadCounter(CARETTA_CNT_ADOPTED) - before;
   spdlog::info("tracer: adopted {} already-open sockets in {} of {} network namespaces", adopted,
                entered, netns_paths.size());
   return adopted;
 }
 
+std::uint64_t BpfTracer::ReadCounter(int index) const {
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
+  std::uint32_t key = static_cast<std::uint32_t>(index);
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, per_cpu.data()) != 0) return 0;
+  std::uint64_t total = 0;
+  for (std::uint64_t v : per_cpu) total += v;
+  return total;
+}
+
 KernelCounters BpfTracer::ReadCounters() const {
   KernelCounters totals{};
-  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
-  int fd = bpf_map__fd(skel_->maps.counters);
-  for (std::uint32_t i = 0; i < CARETTA_CNT_MAX; ++i) {
-    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) continue;
-    for (std::uint64_t v : per_cpu) totals[i] += v;
-  }
+  for (int i = 0; i < CARETTA_CNT_MAX; ++i) totals[i] = ReadCounter(i);
   return totals;
 }
 

@@ -74,6 +74,7 @@ class BpfTracer {
   // Their bytes count from now on. Returns the number adopted.
   std::uint64_t AdoptExisting(const std::vector<std::string>& netns_paths);
   KernelCounters ReadCounters() const;
+  std::uint64_t ReadCounter(int index) const;  // one caretta_counter, summed over CPUs
   std::uint64_t TrackedSockets() const;
   const ProbeInfo& probe_info() const { return probe_info_; }
   const ConnectionTracker::Stats& tracker_stats() const { return tracker_.stats(); }
