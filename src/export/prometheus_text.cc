@@ -56,10 +56,9 @@ void PrometheusText::Family(std::string_view name, std::string_view type, std::s
   out_ += '\n';
 }
 
-template <typename Labels>
-void PrometheusText::Head(std::string_view name, const Labels& labels) {
+void PrometheusText::Head(std::string_view name, std::span<const Label> labels) {
   out_ += name;
-  if (labels.size() != 0) {
+  if (!labels.empty()) {
     out_ += '{';
     bool first = true;
     for (const Label& l : labels) {
@@ -75,27 +74,13 @@ void PrometheusText::Head(std::string_view name, const Labels& labels) {
   out_ += ' ';
 }
 
-void PrometheusText::Sample(std::string_view name, std::initializer_list<Label> labels,
-                            double value) {
+void PrometheusText::Sample(std::string_view name, std::span<const Label> labels, double value) {
   Head(name, labels);
   AppendDouble(out_, value);
   out_ += '\n';
 }
 
-void PrometheusText::Sample(std::string_view name, std::initializer_list<Label> labels,
-                            std::uint64_t value) {
-  Head(name, labels);
-  out_ += std::to_string(value);
-  out_ += '\n';
-}
-
-void PrometheusText::Sample(std::string_view name, const std::vector<Label>& labels, double value) {
-  Head(name, labels);
-  AppendDouble(out_, value);
-  out_ += '\n';
-}
-
-void PrometheusText::Sample(std::string_view name, const std::vector<Label>& labels,
+void PrometheusText::Sample(std::string_view name, std::span<const Label> labels,
                             std::uint64_t value) {
   Head(name, labels);
   out_ += std::to_string(value);

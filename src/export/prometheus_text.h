@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,15 +18,19 @@ class PrometheusText {
  public:
   // Starts a metric family; samples for it must follow before the next Family().
   void Family(std::string_view name, std::string_view type, std::string_view help);
-  void Sample(std::string_view name, std::initializer_list<Label> labels, double value);
-  void Sample(std::string_view name, std::initializer_list<Label> labels, std::uint64_t value);
-  void Sample(std::string_view name, const std::vector<Label>& labels, double value);
-  void Sample(std::string_view name, const std::vector<Label>& labels, std::uint64_t value);
+  void Sample(std::string_view name, std::span<const Label> labels, double value);
+  void Sample(std::string_view name, std::span<const Label> labels, std::uint64_t value);
+  // Braced label lists ({{"a", "b"}}) cannot become a span by themselves.
+  void Sample(std::string_view name, std::initializer_list<Label> labels, double value) {
+    Sample(name, std::span<const Label>(labels.begin(), labels.size()), value);
+  }
+  void Sample(std::string_view name, std::initializer_list<Label> labels, std::uint64_t value) {
+    Sample(name, std::span<const Label>(labels.begin(), labels.size()), value);
+  }
   const std::string& str() const { return out_; }
 
  private:
-  template <typename Labels>
-  void Head(std::string_view name, const Labels& labels);
+  void Head(std::string_view name, std::span<const Label> labels);
   std::string out_;
 };
 
