@@ -118,15 +118,21 @@ std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& st
     it->second.first += totals.bytes_sent;
     if (totals.state != links::LinkState::kClosed) it->second.second = totals.state;
   }
+  // Reserved up front: a LinkLabels holds views into itself and must not move.
+  std::vector<LinkLabels> caretta_labels;
+  caretta_labels.reserve(caretta_view.size());
+  for (const auto& [key, v] : caretta_view) caretta_labels.emplace_back(key, false);
   t.Family("caretta_links_observed", "gauge",
            "total bytes_sent value of links observed by caretta since its launch");
+  std::size_t i = 0;
   for (const auto& [key, v] : caretta_view)
-    t.Sample("caretta_links_observed", LinkLabels(key, false).labels, v.first);
+    t.Sample("caretta_links_observed", caretta_labels[i++].labels, v.first);
   t.Family("caretta_tcp_states", "gauge",
            "state of TCP connections observed by caretta since its launch (3 open, 4 accepted, "
            "5 closed)");
+  i = 0;
   for (const auto& [key, v] : caretta_view)
-    t.Sample("caretta_tcp_states", LinkLabels(key, false).labels,
+    t.Sample("caretta_tcp_states", caretta_labels[i++].labels,
              static_cast<std::uint64_t>(v.second));
 
   // Our own per-link series also name the Service (service_name, service_namespace).
