@@ -1,15 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Connection tracer. Zero work per packet: the only hooks are TCP state changes.
+ * Connection tracer. Zero work per packet, and almost none per connection: the
+ * only hook is TCP state changes, and of those only TCP_CLOSE does real work.
  *
- * - tp_btf/inet_sock_set_state: on active/passive open, attach socket-local storage
- *   (role, owner, baselines of the kernel's own byte counters); at TCP_CLOSE, emit a
- *   final record to a ring buffer and drop the storage.
- * - iter/bpf_sk_storage_map: user space reads this iterator once per poll; for every
- *   tracked socket it emits the current kernel counters (bytes_acked, bytes_received,
- *   total_retrans). Those counters are exact for every syscall that moves data
- *   (send, write, writev, sendmsg, sendfile, splice, io_uring...), so no send/recv
- *   hook and no per-packet map update is needed.
+ * - tp_btf/inet_sock_set_state at TCP_CLOSE: one final record per socket to a ring
+ *   buffer, read straight from the socket (tuple, the kernel's own byte counters,
+ *   cgroup). No per-socket state is needed for that: the role is inherited from the
+ *   listener (sk_max_ack_backlog), the SYN's sequence number is a constant.
+ * - Live sockets are listed once per poll by an iterator that reads the same kernel
+ *   counters (bytes_acked, bytes_received, total_retrans). Those counters are exact
+ *   for every syscall that moves data (send, write, writev, sendmsg, sendfile,
+ *   splice, io_uring...), so no send/recv hook is needed.
+ *     - iter/task_file (default): walks every process's open files and finds the
+ *       TCP sockets among them. Socket storage is attached only to sockets that live
+ *       across a poll, never in the connection's hot path.
+ *     - iter/bpf_sk_storage_map (track_from_open=1, when the agent cannot see every
+ *       process, i.e. outside the host's PID namespace): storage is attached at
+ *       ESTABLISHED and the iterator walks the storage map.
+ * Socket storage holds the baselines and the counters last reported, so the final
+ * record of a listed socket carries the totals user space needs to finish it.
  */
 #include "vmlinux.h"
 
@@ -25,39 +34,38 @@
 #define IPPROTO_TCP 6
 
 /* Load-time configuration, set by user space before load. */
-const volatile __u32 self_tgid = 0;       /* the agent: its client sockets are skipped */
-const volatile __u32 self_netns = 0;      /* the agent's netns ... */
-const volatile __u16 self_port = 0;       /* ... and HTTP port: its scrapes are skipped */
+const volatile __u32 self_tgid = 0;  /* the agent: its own sockets are skipped */
+const volatile __u32 self_netns = 0; /* the agent's netns ... */
+const volatile __u16 self_port = 0;  /* ... and HTTP port: its scrapes are skipped */
 const volatile __u32 max_connections = 65536;
 const volatile __u8 track_loopback = 0;
+const volatile __u8 track_from_open = 0;           /* see the header comment */
 const volatile __u64 ring_wakeup_bytes = 1 << 18; /* a quarter of the ring */
 
-/* Set by user space before it reads the iterator: list every socket, not only
- * those whose counters moved (after a lost close record, to find vanished ones). */
-__u8 full_dump = 0;
+/* Set by user space before it reads an iterator. */
+__u8 full_dump = 0; /* list every socket, not only those whose counters moved */
+__u8 adopting = 0;  /* the start-up pass: sockets found now count from now on */
+__u32 poll_gen = 0; /* one listing per socket per poll (several fds may share one) */
 
-/* Live tracked sockets; bounded by max_connections (socket storage has no max_entries). */
+/* Sockets with storage, bounded by max_connections (socket storage has no max_entries). */
 __u64 tracked_sockets = 0;
+/* Listeners with a backlog of 0 pass none on to their accepted sockets (see role_of). */
+__u64 zero_backlog_listeners = 0;
 
 struct sock_info {
   __u64 cookie;
-  __u64 opened_ns;
-  __u64 cgroup_id;
-  __u64 base_acked;
+  __u64 base_acked; /* counters when tracking began: bytes before are not ours */
   __u64 base_received;
-  __u8 laddr[16]; /* the tuple, saved at ESTABLISHED: at TCP_CLOSE the kernel has */
-  __u8 raddr[16]; /* already released the local port (inet_num reads 0) */
-  __u16 lport;
-  __u16 rport;
   __u64 last_acked; /* counters last reported by the iterator */
   __u64 last_received;
+  __u32 base_retrans;
   __u32 last_retrans;
   __u32 pid;
-  __u32 base_retrans;
+  __u32 seen_gen; /* poll_gen of the last listing */
   __u8 role;
-  __u8 established;
   __u8 closed; /* final record sent; the storage itself goes with the socket */
   __u8 reported;
+  __u8 self; /* the agent's own connection: never reported */
 };
 
 struct {
@@ -73,8 +81,7 @@ struct {
   __uint(max_entries, 1 << 20);
 } closed_events SEC(".maps");
 
-/* Listening ports per namespace, filled by the adoption iterator (listeners come
- * before established sockets in its walk) to tell servers from clients. */
+/* Listening ports with a backlog of 0, per namespace (normally empty). */
 struct listen_key {
   __u32 netns;
   __u16 port;
@@ -82,7 +89,7 @@ struct listen_key {
 };
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
+  __uint(max_entries, 4096);
   __type(key, struct listen_key);
   __type(value, __u8);
 } listen_ports SEC(".maps");
@@ -124,38 +131,15 @@ static __always_inline __u64 cgroup_of(const struct sock *sk) {
   return sk->sk_cgrp_data.cgroup->kn->id;
 }
 
+/* The local port from inet_sport: at TCP_CLOSE the kernel has already released
+ * inet_num (it reads 0), inet_sport stays. */
+static __always_inline __u16 local_port(const struct tcp_sock *tp) {
+  return bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+}
+
 static __always_inline bool fin_received(const struct sock *sk) {
   /* tcp_fin() sets SOCK_DONE when the peer's FIN is processed in order. */
   return sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
-}
-
-static __always_inline void read_tuple(const struct sock *sk, __u16 family, __u8 *laddr,
-                                       __u8 *raddr, __u16 *lport, __u16 *rport) {
-  *lport = sk->__sk_common.skc_num;
-  *rport = bpf_ntohs(sk->__sk_common.skc_dport);
-  if (family == AF_INET) {
-    __u32 l = sk->__sk_common.skc_rcv_saddr;
-    __u32 r = sk->__sk_common.skc_daddr;
-    __builtin_memcpy(laddr, &l, 4);
-    __builtin_memcpy(raddr, &r, 4);
-  } else {
-    __builtin_memcpy(laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
-    __builtin_memcpy(raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
-  }
-}
-
-/* The kernel's own counters for one socket. */
-struct counters {
-  __u64 acked, received;
-  __u32 retrans, snd_una, write_seq;
-};
-
-static __always_inline void read_counters(const struct tcp_sock *tp, struct counters *c) {
-  c->acked = tp->bytes_acked;
-  c->received = tp->bytes_received;
-  c->retrans = tp->total_retrans;
-  c->snd_una = tp->snd_una;
-  c->write_seq = tp->write_seq;
 }
 
 /* A FIN was queued: the socket is (or was, for `oldstate` at close) past close()
@@ -166,38 +150,75 @@ static __always_inline bool fin_sent_in(int state) {
          state == TCP_LAST_ACK || state == TCP_TIME_WAIT;
 }
 
-static __always_inline void fill_record(struct caretta_conn *rec, const struct sock *sk,
-                                        const struct sock_info *info, __u8 kind,
-                                        const struct counters *c, bool fin_sent) {
-  __u16 family = sk->__sk_common.skc_family;
+static __always_inline bool is_self_scrape(__u32 netns, __u16 lport) {
+  return self_port && lport == self_port && netns == self_netns;
+}
 
-  rec->cookie = info->cookie;
-  rec->opened_ns = info->opened_ns;
-  rec->cgroup_id = info->cgroup_id;
-  rec->pid = info->pid;
-  rec->role = info->role;
-  rec->kind = kind;
-  rec->family = family;
-  rec->netns = netns_of(sk);
-  rec->state = sk->__sk_common.skc_state;
-  if (!info->established || !c) {
-    /* A failed connect: the remote end is still intact, the local port is not. */
-    read_tuple(sk, family, rec->laddr, rec->raddr, &rec->lport, &rec->rport);
-    return;
+/*
+ * Client or server, with no state kept per socket: an accepted socket is a clone of
+ * its listener and inherits its sk_max_ack_backlog (> 0 for any listen(fd, n > 0)),
+ * a connecting socket never listened and has 0. Listeners with a backlog of 0 are
+ * remembered by port (normally none, and then nothing is looked up).
+ */
+static __always_inline __u8 role_of(const struct sock *sk, __u32 netns, __u16 lport) {
+  if (sk->sk_max_ack_backlog) return CARETTA_ROLE_SERVER;
+  if (zero_backlog_listeners) {
+    struct listen_key key = {.netns = netns, .port = lport};
+    if (bpf_map_lookup_elem(&listen_ports, &key)) return CARETTA_ROLE_SERVER;
   }
-  __builtin_memcpy(rec->laddr, info->laddr, 16);
-  __builtin_memcpy(rec->raddr, info->raddr, 16);
-  rec->lport = info->lport;
-  rec->rport = info->rport;
-  rec->bytes_acked = c->acked - info->base_acked;
-  rec->bytes_received = c->received - info->base_received;
-  rec->retransmits = c->retrans - info->base_retrans;
+  return CARETTA_ROLE_CLIENT;
+}
+
+static __always_inline void remember_zero_backlog_listener(const struct sock *sk, __u16 port) {
+  struct listen_key key = {.netns = netns_of(sk), .port = port};
+  __u8 one = 1;
+  if (bpf_map_update_elem(&listen_ports, &key, &one, BPF_NOEXIST) == 0)
+    __sync_fetch_and_add(&zero_backlog_listeners, 1);
+}
+
+static __always_inline void forget_zero_backlog_listener(const struct sock *sk, __u16 port) {
+  struct listen_key key = {.netns = netns_of(sk), .port = port};
+  if (bpf_map_delete_elem(&listen_ports, &key) == 0)
+    __sync_fetch_and_add(&zero_backlog_listeners, -1);
+}
+
+/* Baselines of a socket nobody tracked since it opened: a client's bytes_acked
+ * counts its SYN once the connection is established; nothing else is counted
+ * before the first data byte. */
+static __always_inline __u64 syn_baseline(__u8 role) { return role == CARETTA_ROLE_CLIENT ? 1 : 0; }
+
+static __always_inline void fill_tuple(struct caretta_conn *rec, const struct sock *sk,
+                                       __u16 family, __u16 lport) {
+  rec->family = family;
+  rec->lport = lport;
+  rec->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+  if (family == AF_INET) {
+    __u32 l = sk->__sk_common.skc_rcv_saddr;
+    __u32 r = sk->__sk_common.skc_daddr;
+    __builtin_memcpy(rec->laddr, &l, 4);
+    __builtin_memcpy(rec->raddr, &r, 4);
+  } else {
+    __builtin_memcpy(rec->laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(rec->raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+  }
+}
+
+/* Counters since tracking began, with the FIN accounting user space needs. */
+static __always_inline void fill_counters(struct caretta_conn *rec, const struct sock *sk,
+                                          const struct tcp_sock *tp, __u64 base_acked,
+                                          __u64 base_received, __u32 base_retrans,
+                                          bool fin_sent) {
+  rec->bytes_acked = tp->bytes_acked - base_acked;
+  rec->bytes_received = tp->bytes_received - base_received;
+  rec->retransmits = tp->total_retrans - base_retrans;
   /* The FIN takes one sequence number; once acked, bytes_acked includes it. */
-  rec->fin_acked = fin_sent && c->snd_una == c->write_seq;
+  rec->fin_acked = fin_sent && tp->snd_una == tp->write_seq;
   rec->fin_received = fin_received(sk);
 }
 
-static __always_inline struct sock_info *start_tracking(struct sock *sk, __u8 role) {
+static __always_inline struct sock_info *start_tracking(struct sock *sk,
+                                                        const struct tcp_sock *tp, __u8 role,
+                                                        bool from_now) {
   if (tracked_sockets >= max_connections) {
     count(CARETTA_CNT_DROP_TABLE_FULL);
     return NULL;
@@ -210,9 +231,14 @@ static __always_inline struct sock_info *start_tracking(struct sock *sk, __u8 ro
   __builtin_memset(info, 0, sizeof(*info)); /* a socket connecting again */
   __sync_fetch_and_add(&tracked_sockets, 1);
   info->cookie = bpf_get_socket_cookie(sk);
-  info->opened_ns = bpf_ktime_get_ns();
-  info->cgroup_id = cgroup_of(sk);
   info->role = role;
+  if (from_now) {
+    info->base_acked = tp->bytes_acked;
+    info->base_received = tp->bytes_received;
+    info->base_retrans = tp->total_retrans;
+  } else {
+    info->base_acked = syn_baseline(role);
+  }
   return info;
 }
 
@@ -223,128 +249,231 @@ static __always_inline void stop_tracking(struct sock_info *info) {
   __sync_fetch_and_add(&tracked_sockets, -1);
 }
 
-static __always_inline void mark_established(struct sock *sk, struct sock_info *info) {
-  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-  if (!tp) return;
-  info->base_acked = tp->bytes_acked;
-  info->base_received = tp->bytes_received;
-  info->base_retrans = tp->total_retrans;
-  read_tuple(sk, sk->__sk_common.skc_family, info->laddr, info->raddr, &info->lport,
-             &info->rport);
-  info->established = 1;
+/* The agent's own connections: marked at connect (the only moment the connecting
+ * process is current), so their close is recognised. Rare: storage cost is fine. */
+static __always_inline int on_connect(struct sock *sk) {
+  if (!self_tgid || (bpf_get_current_pid_tgid() >> 32) != self_tgid) return 0;
+  struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!info) return 0;
+  __builtin_memset(info, 0, sizeof(*info));
+  info->self = 1;
+  count(CARETTA_CNT_SELF);
+  return 0;
 }
 
-static __always_inline void emit(struct sock *sk, struct sock_info *info, __u8 kind,
-                                 int oldstate) {
+/* track_from_open only: attach storage as the connection opens. */
+static __always_inline int on_established(struct sock *sk, int oldstate) {
+  if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV) return 0;
+  if (sk->sk_protocol != IPPROTO_TCP) return 0;
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != AF_INET && family != AF_INET6) return 0;
+  struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (info && !info->closed) return 0; /* the agent's own */
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp) return 0;
+  if (!track_loopback && is_loopback(sk, family)) return 0;
+  if (is_self_scrape(netns_of(sk), local_port(tp))) return 0;
+  __u8 role = oldstate == TCP_SYN_SENT ? CARETTA_ROLE_CLIENT : CARETTA_ROLE_SERVER;
+  info = start_tracking(sk, tp, role, true);
+  if (info) count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  return 0;
+}
+
+static __always_inline void emit(struct sock *sk, const struct tcp_sock *tp,
+                                 const struct sock_info *info, __u8 role, __u8 kind,
+                                 __u16 family, __u32 netns, __u16 lport, int oldstate) {
   struct caretta_conn *rec = bpf_ringbuf_reserve(&closed_events, sizeof(*rec), 0);
   if (!rec) {
     count(CARETTA_CNT_DROP_RINGBUF);
     return;
   }
   __builtin_memset(rec, 0, sizeof(*rec));
-  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-  struct counters c = {};
-  if (tp) read_counters(tp, &c);
-  fill_record(rec, sk, info, kind, tp ? &c : NULL, fin_sent_in(oldstate));
+  rec->cgroup_id = cgroup_of(sk);
+  rec->role = role;
+  rec->kind = kind;
+  rec->netns = netns;
+  rec->state = oldstate;
+  fill_tuple(rec, sk, family, lport);
+  if (info) {
+    rec->cookie = info->cookie;
+    rec->pid = info->pid;
+  }
+  if (kind == CARETTA_RECORD_CLOSED) {
+    if (info)
+      fill_counters(rec, sk, tp, info->base_acked, info->base_received, info->base_retrans,
+                    fin_sent_in(oldstate));
+    else
+      fill_counters(rec, sk, tp, syn_baseline(role), 0, 0, fin_sent_in(oldstate));
+  }
   /* Wake the reader only when the buffer fills up; it also drains on a short timer. */
   __u64 avail = bpf_ringbuf_query(&closed_events, BPF_RB_AVAIL_DATA);
   bpf_ringbuf_submit(rec, avail > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
-  /* Only these transitions carry work; the others return before any lookup. */
-  if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE) return 0;
+static __always_inline int on_close(struct sock *sk, int oldstate) {
+  if (oldstate == TCP_LISTEN) {
+    if (zero_backlog_listeners && !sk->sk_max_ack_backlog)
+      forget_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+    return 0;
+  }
+  if (oldstate == TCP_SYN_RECV) return 0; /* an accepted socket that never established */
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
 
-  struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
-  if (info && info->closed) info = NULL;
-
-  switch (newstate) {
-    case TCP_SYN_SENT: {
-      if (info) return 0;
-      __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-      if (self_tgid && tgid == self_tgid) {
-        count(CARETTA_CNT_SELF);
-        return 0;
-      }
-      info = start_tracking(sk, CARETTA_ROLE_CLIENT);
-      if (info) info->pid = tgid;
+  /* Most sockets closing never had storage: skip the helper call for them. */
+  struct sock_info *info = NULL;
+  if (sk->sk_bpf_storage) info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (info) {
+    if (info->self) {
+      info->self = 0;
+      info->closed = 1; /* never counted in tracked_sockets */
       return 0;
     }
-    case TCP_ESTABLISHED: {
-      if (!track_loopback && is_loopback(sk, family)) {
-        if (info) stop_tracking(info);
-        count(CARETTA_CNT_LOOPBACK);
-        return 0;
-      }
-      if (info) {
-        if (!info->established) {
-          mark_established(sk, info);
-          count(CARETTA_CNT_OPENED_CLIENT);
-        }
-        return 0;
-      }
-      if (oldstate != TCP_SYN_RECV) return 0;
-      if (self_port && sk->__sk_common.skc_num == self_port && netns_of(sk) == self_netns) {
-        count(CARETTA_CNT_SELF);
-        return 0;
-      }
-      info = start_tracking(sk, CARETTA_ROLE_SERVER);
-      if (!info) return 0;
-      mark_established(sk, info);
-      count(CARETTA_CNT_OPENED_SERVER);
-      return 0;
-    }
-    case TCP_CLOSE:
-      if (!info) return 0;
-      if (info->established) {
-        emit(sk, info, CARETTA_RECORD_CLOSED, oldstate);
-        count(CARETTA_CNT_CLOSED);
-      } else if (oldstate == TCP_SYN_SENT && info->role == CARETTA_ROLE_CLIENT) {
-        emit(sk, info, CARETTA_RECORD_FAILED, oldstate);
-        count(CARETTA_CNT_FAILED_CONNECT);
-      }
+    if (info->closed)
+      info = NULL; /* an earlier connect attempt of this socket */
+    else
       stop_tracking(info);
-      return 0;
-    default:
-      return 0;
   }
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp) return 0;
+  __u32 netns = netns_of(sk);
+  __u16 lport = local_port(tp);
+  if (oldstate == TCP_SYN_SENT) {
+    emit(sk, tp, info, CARETTA_ROLE_CLIENT, CARETTA_RECORD_FAILED, family, netns, lport, oldstate);
+    count(CARETTA_CNT_FAILED_CONNECT);
+    return 0;
+  }
+  if (!info) {
+    if (!track_loopback && is_loopback(sk, family)) {
+      count(CARETTA_CNT_LOOPBACK);
+      return 0;
+    }
+    if (is_self_scrape(netns, lport)) {
+      count(CARETTA_CNT_SELF);
+      return 0;
+    }
+  }
+  __u8 role = info ? info->role : role_of(sk, netns, lport);
+  emit(sk, tp, info, role, CARETTA_RECORD_CLOSED, family, netns, lport, oldstate);
+  count(CARETTA_CNT_CLOSED);
+  if (!info)
+    count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  return 0;
 }
 
-/* Lists tracked sockets whose counters moved since the last read (all of them on a
- * full dump or the first time a socket is seen), so an idle connection costs a walk
- * step, not a record: the output, and the kernel's per-read re-walk of the bucket,
- * stay proportional to activity. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
+  /* Only these transitions carry work; the others return at once. */
+  if (newstate == TCP_CLOSE) return on_close(sk, oldstate);
+  if (newstate == TCP_SYN_SENT) return on_connect(sk);
+  if (newstate == TCP_ESTABLISHED && track_from_open) return on_established(sk, oldstate);
+  if (newstate == TCP_LISTEN && !sk->sk_max_ack_backlog)
+    remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+  return 0;
+}
+
+/* One live record for a tracked socket, if its counters moved since the last one
+ * (or on a full dump): an idle connection costs a walk step, not a record. */
+static __always_inline void list_socket(struct seq_file *seq, struct sock *sk,
+                                        const struct tcp_sock *tp, struct sock_info *info) {
+  __u64 acked = tp->bytes_acked, received = tp->bytes_received;
+  __u32 retrans = tp->total_retrans;
+  if (!full_dump && info->reported && acked == info->last_acked &&
+      received == info->last_received && retrans == info->last_retrans)
+    return;
+  info->last_acked = acked;
+  info->last_received = received;
+  info->last_retrans = retrans;
+  info->reported = 1;
+  struct caretta_conn rec = {};
+  __u16 family = sk->__sk_common.skc_family;
+  rec.cookie = info->cookie;
+  rec.cgroup_id = cgroup_of(sk);
+  rec.pid = info->pid;
+  rec.role = info->role;
+  rec.kind = CARETTA_RECORD_LIVE;
+  rec.netns = netns_of(sk);
+  rec.state = sk->__sk_common.skc_state;
+  fill_tuple(&rec, sk, family, local_port(tp));
+  fill_counters(&rec, sk, tp, info->base_acked, info->base_received, info->base_retrans,
+                fin_sent_in(rec.state));
+  bpf_seq_write(seq, &rec, sizeof(rec));
+}
+
+static __always_inline bool is_open_state(int state) {
+  return state == TCP_ESTABLISHED || state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ||
+         state == TCP_CLOSE_WAIT || state == TCP_CLOSING || state == TCP_LAST_ACK;
+}
+
+/*
+ * The default listing: every TCP socket some process holds open. A socket seen for
+ * the first time gets its storage now (baselines: nothing before the SYN, or, in
+ * the start-up pass, everything so far), so a connection that opens and closes
+ * between two polls never has any.
+ */
+SEC("iter/task_file")
+int dump_task_sockets(struct bpf_iter__task_file *ctx) {
+  struct file *file = ctx->file;
+  struct task_struct *task = ctx->task;
+  if (!file || !task) return 0;
+  __u32 tgid = task->tgid;
+  if (self_tgid && tgid == self_tgid) return 0;
+  struct socket *sock = bpf_sock_from_file(file);
+  if (!sock) return 0;
+  struct sock *sk = sock->sk;
+  if (!sk) return 0;
+  struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+  if (!tp) return 0;
+  sk = (struct sock *)tp;
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != AF_INET && family != AF_INET6) return 0;
+  int state = sk->__sk_common.skc_state;
+  if (state == TCP_LISTEN) {
+    if (!sk->sk_max_ack_backlog) remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+    return 0;
+  }
+  if (!is_open_state(state)) return 0;
+  struct sock_info *info = NULL;
+  if (sk->sk_bpf_storage) info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (!info || info->closed) {
+    if (!track_loopback && is_loopback(sk, family)) return 0;
+    __u32 netns = netns_of(sk);
+    __u16 lport = local_port(tp);
+    if (is_self_scrape(netns, lport)) return 0;
+    __u8 role = role_of(sk, netns, lport);
+    info = start_tracking(sk, tp, role, adopting);
+    if (!info) return 0;
+    info->pid = tgid;
+    if (adopting)
+      count(CARETTA_CNT_ADOPTED);
+    else
+      count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  }
+  if (info->self || info->seen_gen == poll_gen) return 0;
+  info->seen_gen = poll_gen;
+  if (adopting) return 0;
+  list_socket(ctx->meta->seq, sk, tp, info);
+  return 0;
+}
+
+/* track_from_open: the listing walks the storage map, i.e. the tracked sockets. */
 SEC("iter/bpf_sk_storage_map")
 int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   struct sock *sk = ctx->sk;
   struct sock_info *info = ctx->value;
-  if (!sk || !info || !info->established || info->closed) return 0;
+  if (!sk || !info || info->closed || info->self) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
-  struct counters c;
-  read_counters(tp, &c);
-  if (!full_dump && info->reported && c.acked == info->last_acked &&
-      c.received == info->last_received && c.retrans == info->last_retrans)
-    return 0;
-  info->last_acked = c.acked;
-  info->last_received = c.received;
-  info->last_retrans = c.retrans;
-  info->reported = 1;
-  struct caretta_conn rec = {};
-  fill_record(&rec, sk, info, CARETTA_RECORD_LIVE, &c, fin_sent_in(sk->__sk_common.skc_state));
-  bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+  list_socket(ctx->meta->seq, (struct sock *)tp, tp, info);
   return 0;
 }
 
 /*
- * Adoption of sockets that were already open when the agent started: user space
- * runs this iterator once inside each network namespace (iter/tcp walks the
- * namespace of the reader). Bytes moved before adoption are not counted: the
- * baselines are taken now, as for a socket opened now.
+ * track_from_open: adoption of sockets that were already open when the agent
+ * started. User space runs this iterator once inside each network namespace
+ * (iter/tcp walks the namespace of the reader). Bytes moved before adoption are not
+ * counted: the baselines are taken now.
  */
 SEC("iter/tcp")
 int adopt_sockets(struct bpf_iter__tcp *ctx) {
@@ -353,30 +482,21 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   __u16 family = BPF_CORE_READ(skc, skc_family);
   if (family != AF_INET && family != AF_INET6) return 0;
   int state = BPF_CORE_READ(skc, skc_state);
-  __u32 netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
-  __u16 lport = BPF_CORE_READ(skc, skc_num);
-  if (state == TCP_LISTEN) {
-    struct listen_key key = {.netns = netns, .port = lport};
-    __u8 one = 1;
-    bpf_map_update_elem(&listen_ports, &key, &one, BPF_ANY);
-    return 0;
-  }
-  if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&
-      state != TCP_CLOSE_WAIT && state != TCP_CLOSING && state != TCP_LAST_ACK)
-    return 0;
+  if (state != TCP_LISTEN && !is_open_state(state)) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
   if (!tp) return 0;
   struct sock *sk = (struct sock *)tp;
+  if (state == TCP_LISTEN) {
+    if (!sk->sk_max_ack_backlog) remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+    return 0;
+  }
   struct sock_info *known = bpf_sk_storage_get(&sockets, sk, NULL, 0);
   if (known && !known->closed) return 0; /* already tracked */
   if (!track_loopback && is_loopback(sk, family)) return 0;
-  if (self_port && lport == self_port && netns == self_netns) return 0;
-  struct listen_key key = {.netns = netns, .port = lport};
-  __u8 role = bpf_map_lookup_elem(&listen_ports, &key) ? CARETTA_ROLE_SERVER : CARETTA_ROLE_CLIENT;
-  struct sock_info *info = start_tracking(sk, role);
-  if (!info) return 0;
-  mark_established(sk, info);
-  count(CARETTA_CNT_ADOPTED);
+  __u32 netns = netns_of(sk);
+  __u16 lport = local_port(tp);
+  if (is_self_scrape(netns, lport)) return 0;
+  if (start_tracking(sk, tp, role_of(sk, netns, lport), true)) count(CARETTA_CNT_ADOPTED);
   return 0;
 }
 

@@ -20,7 +20,7 @@ enum caretta_record_kind {
 
 /* Indexes into the per-CPU `counters` array. Keep in sync with kCounterNames. */
 enum caretta_counter {
-  CARETTA_CNT_OPENED_CLIENT = 0,
+  CARETTA_CNT_OPENED_CLIENT = 0, /* sockets first accounted for (listed live or closed) */
   CARETTA_CNT_OPENED_SERVER,
   CARETTA_CNT_CLOSED,
   CARETTA_CNT_FAILED_CONNECT,
@@ -35,16 +35,15 @@ enum caretta_counter {
 
 /* One socket as user space sees it (iterator output and ring-buffer record). */
 struct caretta_conn {
-  __u64 cookie;         /* socket cookie: unique for the kernel's lifetime */
-  __u64 opened_ns;      /* bpf_ktime_get_ns() at open */
+  __u64 cookie;         /* socket cookie; 0 = a socket never listed live (close record only) */
   __u64 cgroup_id;      /* cgroup v2 id of the socket's owner */
-  __u64 bytes_acked;    /* tcp_sock.bytes_acked since ESTABLISHED (FIN included once acked) */
-  __u64 bytes_received; /* tcp_sock.bytes_received since ESTABLISHED (FIN included) */
+  __u64 bytes_acked;    /* tcp_sock.bytes_acked, SYN taken out (FIN included once acked) */
+  __u64 bytes_received; /* tcp_sock.bytes_received (FIN included) */
   __u8 laddr[16];       /* local address; IPv4 in the first 4 bytes */
   __u8 raddr[16];       /* remote address */
   __u32 netns;          /* network namespace inode */
-  __u32 pid;            /* tgid that connected (clients); 0 when unknown */
-  __u32 retransmits;    /* tcp_sock.total_retrans since ESTABLISHED */
+  __u32 pid;            /* a process holding the socket (task iterator); 0 when unknown */
+  __u32 retransmits;    /* tcp_sock.total_retrans */
   __u16 lport;          /* host order */
   __u16 rport;          /* host order */
   __u16 family;         /* AF_INET or AF_INET6 */

@@ -88,6 +88,9 @@ Agent::Agent(Config config)
   tc.max_connections = config_.max_connections;
   tc.ringbuf_bytes = config_.ringbuf_kib * 1024;
   tc.track_loopback = config_.track_loopback;
+  tc.discovery = config_.socket_discovery == "tasks"  ? tracer::Discovery::kTasks
+                 : config_.socket_discovery == "open" ? tracer::Discovery::kOpen
+                                                      : tracer::Discovery::kAuto;
   if (!config_.trace_self) {
     tc.self_tgid = static_cast<std::uint32_t>(getpid());
     tc.self_port = http_->port();

@@ -148,6 +148,15 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
                           "' is neither 'agent' nor 'prometheus=http(s)://HOST:PORT'");
          c.graph_source = v;
        }},
+      {"--socket-discovery", "SOCKET_DISCOVERY",
+       "how open connections are found: tasks (walk every process's sockets at each poll; "
+       "nothing per connection, needs the host PID namespace), open (socket storage from "
+       "each connection's open) or auto (tasks in the host PID namespace, else open) (auto)",
+       [&](const std::string& v) {
+         if (v != "auto" && v != "tasks" && v != "open")
+           throw BadValue("SOCKET_DISCOVERY: '" + v + "' is not auto, tasks or open");
+         c.socket_discovery = v;
+       }},
       {"--track-loopback", "TRACK_LOOPBACK", "also map loopback connections (false)",
        boolean("TRACK_LOOPBACK", &c.track_loopback)},
       {"--trace-self", "TRACE_SELF", "also map the agent's own connections (false)",
@@ -231,6 +240,7 @@ std::string Describe(const Config& c) {
     << "log_level=" << c.log_level << "\n"
     << "track_loopback=" << (c.track_loopback ? "true" : "false") << "\n"
     << "trace_self=" << (c.trace_self ? "true" : "false") << "\n"
+    << "socket_discovery=" << c.socket_discovery << "\n"
     << "conntrack_netns=" << c.conntrack_netns << "\n"
     << "graph_source=" << c.graph_source << "\n";
   return o.str();

@@ -30,6 +30,9 @@ struct Config {
   std::string log_level = "info";
   bool track_loopback = false;
   bool trace_self = false;
+  // How live sockets are found: auto, tasks (walk processes' sockets each poll) or
+  // open (socket storage from each connection's open). See tracer::Discovery.
+  std::string socket_discovery = "auto";
   // Namespaces whose conntrack table undoes Service NAT: "auto" = the host's root
   // namespace (HOST_PROC/1/ns/net), "off", or a comma-separated list of paths.
   std::string conntrack_netns = "auto";

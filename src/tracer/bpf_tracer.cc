@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view kCounterNames[CARETTA_CNT_MAX] = {
     "opened_client", "opened_server",   "closed",       "failed_connect", "loopback",
-    "self",          "drop_table_full", "drop_storage", "drop_ringbuf"};
+    "self",          "drop_table_full", "drop_storage", "drop_ringbuf",   "adopted"};
 
 std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -48,7 +48,16 @@ std::uint32_t RoundUpPow2(std::uint32_t v) {
   return p;
 }
 
+// The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
+constexpr std::string_view kInitialPidNs = "pid:[4026531836]";
+
 }  // namespace
+
+bool InInitialPidNamespace() {
+  char buf[64];
+  ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf);
+  return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)) == kInitialPidNs;
+}
 
 std::string_view CounterName(int index) {
   return index >= 0 && index < CARETTA_CNT_MAX ? kCounterNames[index] : "unknown";
@@ -74,6 +83,11 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   skel_->rodata->max_connections = config_.max_connections;
   skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
   skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
+  // The task walk sees only the processes of our own PID namespace: outside the
+  // host's, sockets must be tracked from their open instead.
+  from_open_ = config_.discovery == Discovery::kOpen ||
+               (config_.discovery == Discovery::kAuto && !InInitialPidNamespace());
+  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
   int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
   // The benchmark floor program is only loaded by the benchmark.
   if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
@@ -87,7 +101,8 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     caretta_bpf__destroy(skel_);
     throw TracerError("the kernel rejected the BPF programs (" + Errno(err) +
                       "); needs CAP_BPF+CAP_PERFMON (or root), BTF, tp_btf and "
-                      "iter/bpf_sk_storage_map support (Linux >= 5.11)");
+                      "iter/task_file + bpf_sock_from_file and iter/bpf_sk_storage_map "
+                      "support (Linux >= 5.11)");
   }
   skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
   if (!skel_->links.on_state_change) {
@@ -95,24 +110,32 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     caretta_bpf__destroy(skel_);
     throw TracerError("cannot attach tp_btf/inet_sock_set_state: " + Errno(e));
   }
-  {
+  if (from_open_) {
     // The sk_storage iterator walks one map, named at attach time.
     union bpf_iter_link_info info = {};
     info.map.map_fd = bpf_map__fd(skel_->maps.sockets);
     DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
                         .link_info_len = sizeof(info));
     skel_->links.dump_sockets = bpf_program__attach_iter(skel_->progs.dump_sockets, &opts);
-  }
-  if (!skel_->links.dump_sockets) {
-    int e = errno;
-    caretta_bpf__destroy(skel_);
-    throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
-  }
-  skel_->links.adopt_sockets = bpf_program__attach_iter(skel_->progs.adopt_sockets, nullptr);
-  if (!skel_->links.adopt_sockets) {
-    int e = errno;
-    caretta_bpf__destroy(skel_);
-    throw TracerError("cannot create iter/tcp: " + Errno(e));
+    if (!skel_->links.dump_sockets) {
+      int e = errno;
+      caretta_bpf__destroy(skel_);
+      throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
+    }
+    skel_->links.adopt_sockets = bpf_program__attach_iter(skel_->progs.adopt_sockets, nullptr);
+    if (!skel_->links.adopt_sockets) {
+      int e = errno;
+      caretta_bpf__destroy(skel_);
+      throw TracerError("cannot create iter/tcp: " + Errno(e));
+    }
+  } else {
+    skel_->links.dump_task_sockets =
+        bpf_program__attach_iter(skel_->progs.dump_task_sockets, nullptr);
+    if (!skel_->links.dump_task_sockets) {
+      int e = errno;
+      caretta_bpf__destroy(skel_);
+      throw TracerError("cannot create iter/task_file: " + Errno(e));
+    }
   }
   ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.closed_events), &BpfTracer::OnRingRecord, this,
                            nullptr);
@@ -124,7 +147,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ <= 0) ncpus_ = 1;
   probe_info_.state_hook = "tp_btf/inet_sock_set_state";
-  probe_info_.counter_source = "iter/bpf_sk_storage_map";
+  probe_info_.counter_source = from_open_ ? "iter/bpf_sk_storage_map" : "iter/task_file";
   probe_info_.close_channel = "ringbuf";
   ring_thread_ = std::thread([this] { RingLoop(); });
   spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
@@ -172,9 +195,14 @@ void BpfTracer::DrainRing() {
   if (n < 0) spdlog::error("tracer: ring buffer read failed: {}", Errno(n));
 }
 
+int BpfTracer::ListingLinkFd() const {
+  return bpf_link__fd(from_open_ ? skel_->links.dump_sockets : skel_->links.dump_task_sockets);
+}
+
 std::size_t BpfTracer::ReadIterator(bool complete, const ConnectionTracker::Sink& sink) {
   skel_->bss->full_dump = complete ? 1 : 0;
-  Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_sockets)));
+  ++skel_->bss->poll_gen;
+  Fd fd(bpf_iter_create(ListingLinkFd()));
   if (fd.get() < 0) {
     spdlog::error("tracer: cannot create socket iterator: {}", Errno(errno));
     return 0;
@@ -235,6 +263,23 @@ PollResult BpfTracer::Poll() {
 
 std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_paths) {
   std::uint64_t before = ReadCounter(CARETTA_CNT_ADOPTED);
+  if (!from_open_) {
+    // One walk of every process: sockets found while `adopting` is set count from now.
+    skel_->bss->adopting = 1;
+    ++skel_->bss->poll_gen;
+    Fd fd(bpf_iter_create(ListingLinkFd()));
+    if (fd.get() < 0) {
+      spdlog::warn("tracer: cannot create the task iterator for adoption: {}", Errno(errno));
+    } else {
+      char buf[4096];
+      while (read(fd.get(), buf, sizeof buf) > 0) {
+      }
+    }
+    skel_->bss->adopting = 0;
+    std::uint64_t adopted = ReadCounter(CARETTA_CNT_ADOPTED) - before;
+    spdlog::info("tracer: adopted {} already-open sockets (walk of every process)", adopted);
+    return adopted;
+  }
   int link_fd = bpf_link__fd(skel_->links.adopt_sockets);
   int entered = 0;
   for (const std::string& path : netns_paths) {
@@ -259,11 +304,6 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
       spdlog::debug("tracer: adoption skipped {}", error);
     }
   }
-  // The listener table is only needed during the walk.
-  int map_fd = bpf_map__fd(skel_->maps.listen_ports);
-  std::vector<char> key(bpf_map__key_size(skel_->maps.listen_ports));
-  while (bpf_map_get_next_key(map_fd, nullptr, key.data()) == 0)
-    if (bpf_map_delete_elem(map_fd, key.data()) != 0) break;
   std::uint64_t adopted = ReadCounter(CARETTA_CNT_ADOPTED) - before;
   spdlog::info("tracer: adopted {} already-open sockets in {} of {} network namespaces", adopted,
                entered, netns_paths.size());

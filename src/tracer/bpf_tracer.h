@@ -22,6 +22,13 @@ struct ring_buffer;
 
 namespace caretta::tracer {
 
+// How live sockets are found (see bpf/caretta.bpf.c).
+enum class Discovery : std::uint8_t {
+  kAuto,   // kTasks when the agent sees every process (host PID namespace), else kOpen
+  kTasks,  // walk processes' open sockets at each poll; nothing per connection
+  kOpen,   // attach socket storage as each connection opens
+};
+
 struct TracerConfig {
   std::uint32_t max_connections = 65536;   // tracked sockets at once
   std::uint32_t ringbuf_bytes = 1u << 20;  // close records in flight (power of two)
@@ -29,7 +36,11 @@ struct TracerConfig {
   std::uint16_t self_port = 0;             // skip connections to the agent's HTTP port ...
   std::uint32_t self_netns = 0;            // ... in the agent's network namespace
   bool track_loopback = false;
+  Discovery discovery = Discovery::kAuto;
 };
+
+// True when this process runs in the host's (initial) PID namespace.
+bool InInitialPidNamespace();
 
 // Thrown when the kernel lacks something the tracer needs; the message names it.
 class TracerError : public std::runtime_error {
@@ -40,7 +51,7 @@ class TracerError : public std::runtime_error {
 // Which kernel mechanisms are in use, for logs and caretta_probe_info.
 struct ProbeInfo {
   std::string state_hook;      // e.g. "tp_btf/inet_sock_set_state"
-  std::string counter_source;  // e.g. "iter/bpf_sk_storage_map"
+  std::string counter_source;  // "iter/task_file" or "iter/bpf_sk_storage_map"
   std::string close_channel;   // e.g. "ringbuf"
   std::string kernel_release;
 };
@@ -69,9 +80,10 @@ class BpfTracer {
   // Streams this poll's per-socket deltas into `sink` without holding them all.
   PollStats Poll(const ConnectionTracker::Sink& sink);
   PollResult Poll();  // the same, collected (tests, tools)
-  // Starts tracking sockets that were open before the tracer attached, in every
-  // namespace listed (each is entered on a helper thread; needs CAP_SYS_ADMIN).
-  // Their bytes count from now on. Returns the number adopted.
+  // Starts tracking sockets that were open before the tracer attached; their bytes
+  // count from now on. Returns the number adopted. With Discovery::kTasks one walk
+  // of every process finds them all (`netns_paths` is unused); with kOpen each
+  // namespace listed is entered on a helper thread (needs CAP_SYS_ADMIN).
   std::uint64_t AdoptExisting(const std::vector<std::string>& netns_paths);
   KernelCounters ReadCounters() const;
   std::uint64_t ReadCounter(int index) const;  // one caretta_counter, summed over CPUs
@@ -84,12 +96,14 @@ class BpfTracer {
   void RingLoop();
   void DrainRing();
   std::size_t ReadIterator(bool complete, const ConnectionTracker::Sink& sink);
+  int ListingLinkFd() const;
 
   TracerConfig config_;
   caretta_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   ProbeInfo probe_info_;
   int ncpus_ = 1;
+  bool from_open_ = false;             // Discovery::kOpen in effect
   std::uint64_t ring_drops_seen_ = 0;  // a new drop asks for one complete listing
 
   std::mutex ring_mu_;  // serializes ring_buffer__consume

@@ -82,6 +82,17 @@ void ConnectionTracker::Live(const SocketSnapshot& s, const Sink& sink) {
 }
 
 void ConnectionTracker::Closed(const SocketSnapshot& s, const Sink& sink) {
+  if (s.cookie == 0) {
+    ConnectionDelta d;
+    d.socket = s;
+    d.socket.cookie = kUnlistedCookieBit | ++unlisted_;
+    d.opened = true;
+    d.sent = s.bytes_sent;
+    d.received = s.bytes_received;
+    d.retransmits = s.retransmits;
+    sink(d);
+    return;
+  }
   if (!closed_this_poll_.insert(s.cookie).second) return;  // duplicate final record
   ConnectionDelta d = Advance(s);
   last_.erase(s.cookie);

@@ -37,6 +37,9 @@ class ConnectionTracker {
   // its close record, and is forgotten.
   void BeginPoll();
   void Live(const SocketSnapshot& s, const Sink& sink);
+  // A record with cookie 0 is a socket never listed live (it opened and closed
+  // between two polls): it is its whole life, and gets a made-up cookie
+  // (kUnlistedCookieBit set) so downstream code can still tell sockets apart.
   void Closed(const SocketSnapshot& s, const Sink& sink);
   void EndPoll(bool complete);
 
@@ -45,6 +48,8 @@ class ConnectionTracker {
                                      const std::vector<SocketSnapshot>& live,
                                      bool complete = false);
   const Stats& stats() const { return stats_; }
+
+  static constexpr std::uint64_t kUnlistedCookieBit = 1ull << 63;
 
  private:
   struct Totals {  // 24 bytes: this table holds one entry per tracked socket
@@ -57,6 +62,7 @@ class ConnectionTracker {
   absl::flat_hash_map<std::uint64_t, Totals> last_;
   absl::flat_hash_set<std::uint64_t> closed_this_poll_, closed_last_poll_;
   std::uint32_t poll_ = 0;
+  std::uint64_t unlisted_ = 0;  // made-up cookies handed out
   Stats stats_;
 };
 

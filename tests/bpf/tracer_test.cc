@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <thread>
@@ -30,13 +31,25 @@ struct Seen {
   int polls_with_bytes = 0;
 };
 
+// ctest runs this binary once per discovery mode (CARETTA_TEST_DISCOVERY=tasks|open).
+tracer::TracerConfig TestConfig() {
+  tracer::TracerConfig cfg;
+  cfg.max_connections = 8192;
+  const char* mode = std::getenv("CARETTA_TEST_DISCOVERY");
+  std::string m = mode ? mode : "tasks";
+  cfg.discovery = m == "open" ? tracer::Discovery::kOpen : tracer::Discovery::kTasks;
+  return cfg;
+}
+
 class TracerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     net_ = std::make_unique<testing::TestNetwork>(2);
-    tracer::TracerConfig cfg;
-    cfg.max_connections = 8192;
-    tracer_ = std::make_unique<tracer::BpfTracer>(cfg);
+    tracer_ = std::make_unique<tracer::BpfTracer>(TestConfig());
+    if (TestConfig().discovery == tracer::Discovery::kOpen)
+      EXPECT_EQ(tracer_->probe_info().counter_source, "iter/bpf_sk_storage_map");
+    else
+      EXPECT_EQ(tracer_->probe_info().counter_source, "iter/task_file");
   }
 
   // Polls and folds deltas into `seen_` keyed by (netns, local port).
@@ -169,6 +182,11 @@ TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
   net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
   ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
   Socket server = testing::Accept(listener);
+  // A second descriptor for each end: the task walk meets each socket twice, and
+  // must list it once.
+  Socket client_dup(dup(client.fd())), server_dup(dup(server.fd()));
+  ASSERT_GE(client_dup.fd(), 0);
+  ASSERT_GE(server_dup.fd(), 0);
   std::uint64_t total = 0;
   for (int i = 1; i <= 6; ++i) {
     const std::size_t n = 1000 * i + 1;
@@ -188,7 +206,50 @@ TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
   std::uint16_t cport = client.LocalPort();
   client.Close();
   server.Close();
+  client_dup.Close();
+  server_dup.Close();
   ExpectExact(cport, listener.LocalPort(), total, 6 * 64);
+}
+
+// An accepted socket is told from a connecting one by the backlog it inherits from
+// its listener; listen(fd, 0) passes on none, and is remembered by port instead.
+TEST_F(TracerTest, RolesRightForAListenerWithBacklogZero) {
+  const std::string ip = net_->host(1).ipv4;
+  Socket listener, client;
+  net_->RunIn(1, [&] { listener = testing::Listen(ip, 0, /*backlog=*/0); });
+  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
+  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
+  Socket server = testing::Accept(listener);
+  testing::SendAll(client, testing::Payload(321), SendMethod::kSend);
+  testing::RecvExact(server, 321);
+  testing::SendAll(server, testing::Payload(45), SendMethod::kSend);
+  testing::RecvExact(client, 45);
+  std::uint16_t cport = client.LocalPort();
+  client.Close();
+  server.Close();
+  ExpectExact(cport, listener.LocalPort(), 321, 45);
+}
+
+// The same connection seen live by a poll before it closes: its final record
+// finishes what the listing started, nothing is counted twice.
+TEST_F(TracerTest, ListedThenClosedCountsOnce) {
+  const std::string ip = net_->host(1).ipv4;
+  Socket listener, client;
+  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
+  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
+  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
+  Socket server = testing::Accept(listener);
+  testing::SendAll(client, testing::Payload(700), SendMethod::kSend);
+  testing::RecvExact(server, 700);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  Poll();
+  ASSERT_NE(Find(0, client.LocalPort()), nullptr) << "not listed while open";
+  testing::SendAll(server, testing::Payload(80), SendMethod::kSend);
+  testing::RecvExact(client, 80);
+  std::uint16_t cport = client.LocalPort();
+  client.Close();
+  server.Close();
+  ExpectExact(cport, listener.LocalPort(), 700, 80);
 }
 
 TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
@@ -202,7 +263,7 @@ TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
   testing::SendAll(client, testing::Payload(500), SendMethod::kSend);  // before: not counted
   testing::RecvExact(server, 500);
 
-  tracer_ = std::make_unique<tracer::BpfTracer>(tracer::TracerConfig{});
+  tracer_ = std::make_unique<tracer::BpfTracer>(TestConfig());
   EXPECT_EQ(tracer_->AdoptExisting(
                 {"/var/run/netns/" + net_->host(0).netns, "/var/run/netns/" + net_->host(1).netns}),
             2u);

@@ -89,14 +89,14 @@ Socket NewSocket(const std::string& ip) {
   return Socket(fd);
 }
 
-Socket Listen(const std::string& ip, std::uint16_t port) {
+Socket Listen(const std::string& ip, std::uint16_t port, int backlog) {
   Socket s = NewSocket(ip);
   int one = 1;
   if (setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) Fail("setsockopt");
   sockaddr_storage ss;
   socklen_t len = MakeAddr(ip, port, &ss);
   if (bind(s.fd(), reinterpret_cast<sockaddr*>(&ss), len) != 0) Fail("bind " + ip);
-  if (listen(s.fd(), 4096) != 0) Fail("listen");
+  if (listen(s.fd(), backlog) != 0) Fail("listen");
   return s;
 }
 

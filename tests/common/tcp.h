@@ -25,7 +25,7 @@ class Socket {
 };
 
 // Must be called on a thread inside the wanted network namespace.
-Socket Listen(const std::string& ip, std::uint16_t port = 0);
+Socket Listen(const std::string& ip, std::uint16_t port = 0, int backlog = 4096);
 Socket NewSocket(const std::string& ip_family_of);  // unconnected TCP socket
 // Connects; returns false on ECONNREFUSED, throws on other errors.
 bool Connect(const Socket& s, const std::string& ip, std::uint16_t port);
