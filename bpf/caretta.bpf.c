@@ -42,6 +42,11 @@ const volatile __u8 track_loopback = 0;
 const volatile __u8 track_from_open = 0;           /* see the header comment */
 const volatile __u64 ring_wakeup_bytes = 1 << 18; /* a quarter of the ring */
 
+/* Set by user space: fold clients' closes into the close cache too. Off while some
+ * client connections need their own port afterwards (Service NAT is undone through
+ * conntrack by the full tuple). */
+__u8 aggregate_client_closes = 0;
+
 /* Set by user space before it reads an iterator. */
 __u8 full_dump = 0; /* list every socket, not only those whose counters moved */
 __u8 adopting = 0;  /* the start-up pass: sockets found now count from now on */
@@ -58,6 +63,7 @@ struct sock_info {
   __u64 base_received;
   __u64 last_acked; /* counters last reported by the iterator */
   __u64 last_received;
+  __u64 owner; /* enum owner: who speaks for this socket to user space (64 bits: atomics) */
   __u32 base_retrans;
   __u32 last_retrans;
   __u32 pid;
@@ -81,6 +87,23 @@ struct {
   __uint(max_entries, 1 << 20);
 } closed_events SEC(".maps");
 
+/*
+ * The iterator and the close hook may meet on one socket from two CPUs. Whichever
+ * claims it first decides: once listed, user space knows the cookie and the close
+ * record must carry it; once closing, the iterator leaves it alone and the close
+ * folds into the close cache like any socket user space never heard of.
+ */
+enum owner {
+  OWNER_NONE = 0,
+  OWNER_LISTED = 1,
+  OWNER_CLOSING = 2,
+};
+
+static __always_inline bool claim(struct sock_info *info, __u64 as) {
+  __u64 prev = __sync_val_compare_and_swap(&info->owner, OWNER_NONE, as);
+  return prev == OWNER_NONE || prev == as;
+}
+
 /* Listening ports with a backlog of 0, per namespace (normally empty). */
 struct listen_key {
   __u32 netns;
@@ -93,6 +116,16 @@ struct {
   __type(key, struct listen_key);
   __type(value, __u8);
 } listen_ports SEC(".maps");
+
+/* One struct caretta_close_cache per CPU (max_entries set to the CPU count by user
+ * space), mapped into user space. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct caretta_close_cache);
+} close_cache SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -310,6 +343,95 @@ static __always_inline void emit(struct sock *sk, const struct tcp_sock *tp,
   bpf_ringbuf_submit(rec, avail > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+#define COMPILER_BARRIER() asm volatile("" ::: "memory")
+
+/* Hands a slot's totals to user space before the slot takes another key. */
+static __always_inline bool flush_slot(const struct caretta_close_slot *slot, __u32 cpu,
+                                       __u32 index) {
+  struct caretta_slot_flush *rec = bpf_ringbuf_reserve(&closed_events, sizeof(*rec), 0);
+  if (!rec) {
+    count(CARETTA_CNT_DROP_RINGBUF);
+    return false;
+  }
+  rec->magic = CARETTA_SLOT_FLUSH_MAGIC;
+  rec->cpu = cpu;
+  rec->index = index;
+  rec->pad = 0;
+  __builtin_memcpy(&rec->slot, slot, sizeof(*slot));
+  bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+  return true;
+}
+
+/*
+ * Folds one close into this CPU's close cache (see caretta_types.h). Hand-written
+ * because no BPF map does this: a hash map costs a keyed lookup plus a record per
+ * connection, where this costs a multiply and a few stores to a cache-hot line.
+ * Returns false when the close must go to the ring buffer instead.
+ */
+static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_sock *tp,
+                                            const struct sock_info *info, __u8 role, bool failed,
+                                            __u16 family, __u32 netns, __u16 lport) {
+  struct caretta_close_key key;
+  __builtin_memset(&key, 0, sizeof(key));
+  key.netns = netns;
+  key.role = role;
+  key.server_port = role == CARETTA_ROLE_SERVER ? lport : bpf_ntohs(sk->__sk_common.skc_dport);
+  key.flags = (failed ? CARETTA_CLOSE_FAILED : 0) | (family == AF_INET6 ? CARETTA_CLOSE_IPV6 : 0);
+  key.cgroup_id = cgroup_of(sk);
+  __u64 mix;
+  if (family == AF_INET) {
+    __u32 l = sk->__sk_common.skc_rcv_saddr;
+    __u32 r = sk->__sk_common.skc_daddr;
+    __builtin_memcpy(key.laddr, &l, 4);
+    __builtin_memcpy(key.raddr, &r, 4);
+    mix = ((__u64)l << 32) | r;
+  } else {
+    __builtin_memcpy(key.laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(key.raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+    mix = ((__u64)sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[3] << 32) |
+          sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
+  }
+  mix ^= ((__u64)netns << 24) ^ ((__u64)key.server_port << 8) ^ ((__u64)role << 4) ^ key.flags ^
+         key.cgroup_id;
+  __u32 index = ((mix * 0x9E3779B97F4A7C15ull) >> 32) & (CARETTA_CLOSE_SLOTS - 1);
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct caretta_close_cache *cache = bpf_map_lookup_elem(&close_cache, &cpu);
+  if (!cache) return false;
+  struct caretta_close_slot *slot = &cache->slot[index];
+  const __u64 *a = (const __u64 *)&slot->key, *b = (const __u64 *)&key;
+  bool same = slot->gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
+              a[4] == b[4] && a[5] == b[5];
+  if (!same && slot->gen && slot->sockets && !flush_slot(slot, cpu, index)) return false;
+
+  __u32 seq = slot->end + 1;
+  slot->end = seq;
+  COMPILER_BARRIER();
+  if (!same) {
+    slot->key = key;
+    slot->gen = slot->gen + 1 ? slot->gen + 1 : 1;
+    slot->sent = 0;
+    slot->received = 0;
+    slot->sockets = 0;
+    slot->retransmits = 0;
+  }
+  if (!failed) {
+    /* Never listed: counters from the baselines on (the SYN, or where tracking
+     * began); the FIN is taken out here. */
+    bool fin_acked = tp->snd_una == tp->write_seq;
+    __u64 base_acked = info ? info->base_acked : syn_baseline(role);
+    __u64 base_received = info ? info->base_received : 0;
+    __u32 base_retrans = info ? info->base_retrans : 0;
+    slot->sent += tp->bytes_acked - base_acked - fin_acked;
+    slot->received += tp->bytes_received - base_received - (fin_received(sk) ? 1 : 0);
+    slot->retransmits += tp->total_retrans - base_retrans;
+  }
+  slot->sockets += 1;
+  COMPILER_BARRIER();
+  slot->begin = seq;
+  count(CARETTA_CNT_AGGREGATED);
+  return true;
+}
+
 static __always_inline int on_close(struct sock *sk, int oldstate) {
   if (oldstate == TCP_LISTEN) {
     if (zero_backlog_listeners && !sk->sk_max_ack_backlog)
@@ -335,13 +457,18 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
     else
       stop_tracking(info);
   }
+  /* Never listed, and now never will be: user space has not heard of it. */
+  bool unheard = !info || claim(info, OWNER_CLOSING);
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
   __u32 netns = netns_of(sk);
   __u16 lport = local_port(tp);
   if (oldstate == TCP_SYN_SENT) {
-    emit(sk, tp, info, CARETTA_ROLE_CLIENT, CARETTA_RECORD_FAILED, family, netns, lport, oldstate);
     count(CARETTA_CNT_FAILED_CONNECT);
+    if (unheard && aggregate_client_closes &&
+        aggregate_close(sk, tp, info, CARETTA_ROLE_CLIENT, true, family, netns, lport))
+      return 0;
+    emit(sk, tp, info, CARETTA_ROLE_CLIENT, CARETTA_RECORD_FAILED, family, netns, lport, oldstate);
     return 0;
   }
   if (!info) {
@@ -355,10 +482,14 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
     }
   }
   __u8 role = info ? info->role : role_of(sk, netns, lport);
-  emit(sk, tp, info, role, CARETTA_RECORD_CLOSED, family, netns, lport, oldstate);
   count(CARETTA_CNT_CLOSED);
   if (!info)
     count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  /* A socket user space never heard of (never listed) folds per link. */
+  if (unheard && (role == CARETTA_ROLE_SERVER || aggregate_client_closes) &&
+      aggregate_close(sk, tp, info, role, false, family, netns, lport))
+    return 0;
+  emit(sk, tp, info, role, CARETTA_RECORD_CLOSED, family, netns, lport, oldstate);
   return 0;
 }
 
@@ -412,15 +543,23 @@ static __always_inline bool is_open_state(int state) {
  * the start-up pass, everything so far), so a connection that opens and closes
  * between two polls never has any.
  */
+/* The f_op of socket files (the kernel's socket_file_ops, which is static and so
+ * not a ksym), learned from the first socket met: later files that are not
+ * sockets cost one compare, no helper call. */
+__u64 socket_fops = 0;
+
 SEC("iter/task_file")
 int dump_task_sockets(struct bpf_iter__task_file *ctx) {
   struct file *file = ctx->file;
   struct task_struct *task = ctx->task;
   if (!file || !task) return 0;
-  __u32 tgid = task->tgid;
-  if (self_tgid && tgid == self_tgid) return 0;
+  __u64 fops = (__u64)file->f_op;
+  if (socket_fops && fops != socket_fops) return 0;
   struct socket *sock = bpf_sock_from_file(file);
   if (!sock) return 0;
+  if (!socket_fops) socket_fops = fops;
+  __u32 tgid = task->tgid;
+  if (self_tgid && tgid == self_tgid) return 0;
   struct sock *sk = sock->sk;
   if (!sk) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
@@ -433,9 +572,14 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
     if (!sk->sk_max_ack_backlog) remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
     return 0;
   }
-  if (!is_open_state(state)) return 0;
   struct sock_info *info = NULL;
   if (sk->sk_bpf_storage) info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  if (!is_open_state(state)) {
+    /* Closed while a process still holds it, before any listing: its close hook
+     * found no storage, or claimed it; either way tracking ends here. */
+    if (info && !info->closed && !info->self && claim(info, OWNER_CLOSING)) stop_tracking(info);
+    return 0;
+  }
   if (!info || info->closed) {
     if (!track_loopback && is_loopback(sk, family)) return 0;
     __u32 netns = netns_of(sk);
@@ -445,14 +589,19 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
     info = start_tracking(sk, tp, role, adopting);
     if (!info) return 0;
     info->pid = tgid;
+    info->seen_gen = poll_gen;
     if (adopting)
       count(CARETTA_CNT_ADOPTED);
     else
       count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+    /* Listed from the next poll on. Listed now, it could race its own close on
+     * another CPU that saw no storage yet and folded the whole socket; a poll later
+     * that close has long set TCP_CLOSE, or it finds this storage and claims it. */
+    return 0;
   }
   if (info->self || info->seen_gen == poll_gen) return 0;
   info->seen_gen = poll_gen;
-  if (adopting) return 0;
+  if (!claim(info, OWNER_LISTED)) return 0; /* closing right now */
   list_socket(ctx->meta->seq, sk, tp, info);
   return 0;
 }
@@ -465,6 +614,7 @@ int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   if (!sk || !info || info->closed || info->self) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
+  if (!claim(info, OWNER_LISTED)) return 0; /* closing right now */
   list_socket(ctx->meta->seq, (struct sock *)tp, tp, info);
   return 0;
 }
@@ -500,8 +650,12 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   return 0;
 }
 
-/* The floor for overhead benchmarks: same hook, no work. Not loaded by the agent. */
+/* The floors for overhead benchmarks: the agent's attach points, no work. Not
+ * loaded by the agent. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(empty_state_change, struct sock *sk, int oldstate, int newstate) { return 0; }
+
+SEC("iter/task_file")
+int empty_task_files(struct bpf_iter__task_file *ctx) { return 0; }
 
 char LICENSE[] SEC("license") = "GPL";

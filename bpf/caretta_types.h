@@ -30,6 +30,7 @@ enum caretta_counter {
   CARETTA_CNT_DROP_STORAGE,    /* not tracked: socket storage allocation failed */
   CARETTA_CNT_DROP_RINGBUF,    /* close/failed record lost: ring buffer full */
   CARETTA_CNT_ADOPTED,         /* sockets already open at start-up, adopted */
+  CARETTA_CNT_AGGREGATED,      /* close records folded into the close cache */
   CARETTA_CNT_MAX,
 };
 
@@ -53,6 +54,61 @@ struct caretta_conn {
   __u8 fin_acked;       /* our FIN was sent and acknowledged: bytes_acked counts it */
   __u8 fin_received;    /* peer's FIN arrived: bytes_received counts it */
   __u8 pad;
+};
+
+/*
+ * Close cache: most closing sockets were never listed live, and what user space
+ * needs of them is per link, not per socket. Each CPU folds those closes into a
+ * small direct-mapped table of slots keyed by link (for a client: without its
+ * ephemeral port), written in place: no record per connection. User space reads
+ * the table through mmap at each poll; a slot taken over by another key first
+ * sends its final totals through the ring buffer (struct caretta_slot_flush).
+ */
+#define CARETTA_CLOSE_SLOTS 128
+
+enum caretta_close_flags {
+  CARETTA_CLOSE_FAILED = 1, /* connects that never established */
+  CARETTA_CLOSE_IPV6 = 2,
+};
+
+struct caretta_close_key {
+  __u8 laddr[16];
+  __u8 raddr[16];
+  __u64 cgroup_id;
+  __u32 netns;
+  __u16 server_port; /* host order */
+  __u8 role;         /* enum caretta_role */
+  __u8 flags;        /* enum caretta_close_flags */
+};
+
+/* Written only by the BPF program on its own CPU. A seqlock in two halves: the
+ * writer stores `end` first and `begin` last, the reader loads `begin` first and
+ * `end` last; a copy is whole when both match. */
+struct caretta_close_slot {
+  __u32 begin;
+  __u32 gen; /* 0 = never used; bumped when the slot takes a new key */
+  struct caretta_close_key key;
+  __u64 sent;     /* data bytes: SYN and FIN taken out */
+  __u64 received;
+  __u32 sockets;  /* closes folded in */
+  __u32 retransmits;
+  __u32 pad;
+  __u32 end;
+};
+
+struct caretta_close_cache {
+  struct caretta_close_slot slot[CARETTA_CLOSE_SLOTS];
+};
+
+#define CARETTA_SLOT_FLUSH_MAGIC 0x464c5553u /* "FLUS" */
+
+/* Ring-buffer record: a slot's final totals for one generation. */
+struct caretta_slot_flush {
+  __u32 magic;
+  __u32 cpu;
+  __u32 index;
+  __u32 pad;
+  struct caretta_close_slot slot;
 };
 
 #endif /* CARETTA_TYPES_H */

@@ -124,6 +124,10 @@ Agent::Agent(Config config)
     nat_ = std::make_unique<resolve::ConntrackNat>(paths);
     if (!nat_->usable()) nat_.reset();
   }
+  // Service NAT is undone by each client socket's full tuple, so client closes keep
+  // their own records when a Service may be behind them; otherwise the kernel folds
+  // them per link.
+  tracer_->SetAggregateClientCloses(!(k8s_ && nat_));
   resolver_.Add(std::make_shared<resolve::HostResolver>(
       hostname_, config_.host_proc, config_.netns_dir, std::chrono::seconds(10)));
   if (config_.resolve_dns) {
@@ -237,7 +241,8 @@ void Agent::PollOnce() {
     }
     auto [it, inserted] = per_link.try_emplace(*key);
     if (inserted) it->second.key = *key;
-    it->second.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed);
+    it->second.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed,
+                   d.sockets);
   };
   for (const tracer::ConnectionDelta& d : awaiting) fold(d, /*may_wait=*/false);
   tracer::PollStats stats =

@@ -3,17 +3,18 @@
 namespace caretta::links {
 
 void LinkDelta::Add(std::uint64_t sent_bytes, std::uint64_t received_bytes, std::uint64_t retrans,
-                    bool socket_opened, bool socket_closed, bool socket_failed) {
+                    bool socket_opened, bool socket_closed, bool socket_failed,
+                    std::uint32_t sockets) {
   if (socket_failed) {
-    ++failed;
+    failed += sockets;
     return;
   }
   sent += sent_bytes;
   received += received_bytes;
   retransmits += retrans;
-  if (socket_opened) ++opened;
-  if (socket_opened && !socket_closed) ++active_change;
-  if (socket_closed && !socket_opened) --active_change;
+  if (socket_opened) opened += sockets;
+  if (socket_opened && !socket_closed) active_change += sockets;
+  if (socket_closed && !socket_opened) active_change -= sockets;
 }
 
 LinkDelta& LinkDelta::operator+=(const LinkDelta& o) {

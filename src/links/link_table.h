@@ -63,9 +63,9 @@ struct LinkDelta {
   std::int64_t active_change = 0;  // first seen and still open, minus closed since seen
   std::uint32_t failed = 0;        // connects that never established (not link traffic)
 
-  // Folds one socket's change in.
+  // Folds one socket's change in (or `sockets` alike, folded by the kernel).
   void Add(std::uint64_t sent_bytes, std::uint64_t received_bytes, std::uint64_t retrans,
-           bool socket_opened, bool socket_closed, bool socket_failed);
+           bool socket_opened, bool socket_closed, bool socket_failed, std::uint32_t sockets = 1);
   LinkDelta& operator+=(const LinkDelta& other);
 };
 

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -17,8 +18,8 @@ namespace caretta::tracer {
 namespace {
 
 constexpr std::string_view kCounterNames[CARETTA_CNT_MAX] = {
-    "opened_client", "opened_server",   "closed",       "failed_connect", "loopback",
-    "self",          "drop_table_full", "drop_storage", "drop_ringbuf",   "adopted"};
+    "opened_client",   "opened_server", "closed",       "failed_connect", "loopback",  "self",
+    "drop_table_full", "drop_storage",  "drop_ringbuf", "adopted",        "aggregated"};
 
 std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -88,9 +89,14 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   from_open_ = config_.discovery == Discovery::kOpen ||
                (config_.discovery == Discovery::kAuto && !InInitialPidNamespace());
   skel_->rodata->track_from_open = from_open_ ? 1 : 0;
+  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ <= 0) ncpus_ = 1;
   int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
-  // The benchmark floor program is only loaded by the benchmark.
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
+  // The benchmark floor programs are only loaded by the benchmark.
   if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
   if (err) {
     caretta_bpf__destroy(skel_);
     throw TracerError("cannot configure the BPF object: " + Errno(err));
@@ -144,11 +150,26 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     caretta_bpf__destroy(skel_);
     throw TracerError("cannot open the close-event ring buffer: " + Errno(e));
   }
-  ncpus_ = libbpf_num_possible_cpus();
-  if (ncpus_ <= 0) ncpus_ = 1;
+  {
+    // Array elements are laid out 8-byte aligned; the mapping covers whole pages.
+    std::size_t stride = (sizeof(caretta_close_cache) + 7) & ~std::size_t{7};
+    std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    close_cache_bytes_ = (stride * static_cast<std::size_t>(ncpus_) + page - 1) / page * page;
+    static_assert(sizeof(caretta_close_cache) % 8 == 0, "stride must equal the struct size");
+    close_cache_map_ = mmap(nullptr, close_cache_bytes_, PROT_READ, MAP_SHARED,
+                            bpf_map__fd(skel_->maps.close_cache), 0);
+    if (close_cache_map_ == MAP_FAILED) {
+      int e = errno;
+      close_cache_map_ = nullptr;
+      ring_buffer__free(ring_);
+      caretta_bpf__destroy(skel_);
+      throw TracerError("cannot map the close cache: " + Errno(e));
+    }
+    close_cache_ = std::make_unique<CloseCache>(close_cache_map_, ncpus_);
+  }
   probe_info_.state_hook = "tp_btf/inet_sock_set_state";
   probe_info_.counter_source = from_open_ ? "iter/bpf_sk_storage_map" : "iter/task_file";
-  probe_info_.close_channel = "ringbuf";
+  probe_info_.close_channel = "close-cache+ringbuf";
   ring_thread_ = std::thread([this] { RingLoop(); });
   spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
                probe_info_.state_hook, probe_info_.counter_source, probe_info_.kernel_release,
@@ -159,10 +180,21 @@ BpfTracer::~BpfTracer() {
   stop_ = true;
   if (ring_thread_.joinable()) ring_thread_.join();
   ring_buffer__free(ring_);
+  if (close_cache_map_) munmap(close_cache_map_, close_cache_bytes_);
   caretta_bpf__destroy(skel_);  // detaches every link
 }
 
 int BpfTracer::OnRingRecord(void* self, void* data, std::size_t size) {
+  static_assert(sizeof(caretta_slot_flush) != sizeof(caretta_conn), "records told apart by size");
+  if (size == sizeof(caretta_slot_flush)) {
+    caretta_slot_flush flush;
+    std::memcpy(&flush, data, sizeof flush);
+    if (flush.magic != CARETTA_SLOT_FLUSH_MAGIC) return 0;
+    auto* tracer = static_cast<BpfTracer*>(self);
+    std::lock_guard lock(tracer->closed_mu_);
+    tracer->flushed_.push_back(flush);
+    return 0;
+  }
   if (size < sizeof(caretta_conn)) return 0;
   caretta_conn raw;
   std::memcpy(&raw, data, sizeof raw);
@@ -243,16 +275,55 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   ring_drops_seen_ = drops;
   tracker_.BeginPoll();
   stats.listed = ReadIterator(stats.complete, sink);
+  // Folded closes: the slots first, then (from the ring) the final totals of slots
+  // that changed key; the cache counts each close once either way.
+  auto folded = [&](const caretta_close_key& key, const CloseTotals& delta) {
+    stats.folded += delta.sockets;
+    sink(FoldedDelta(key, delta));
+  };
+  close_cache_->Read(folded);
   DrainRing();
   std::vector<SocketSnapshot> closed;
+  std::vector<caretta_slot_flush> flushed;
   {
     std::lock_guard lock(closed_mu_);
     closed.swap(closed_);
+    flushed.swap(flushed_);
   }
+  for (const caretta_slot_flush& f : flushed) close_cache_->Flushed(f, folded);
   for (const SocketSnapshot& s : closed) tracker_.Closed(s, sink);
   stats.closed = closed.size();
   tracker_.EndPoll(stats.complete);
   return stats;
+}
+
+ConnectionDelta BpfTracer::FoldedDelta(const caretta_close_key& key, const CloseTotals& delta) {
+  caretta_conn raw{};
+  std::memcpy(raw.laddr, key.laddr, 16);
+  std::memcpy(raw.raddr, key.raddr, 16);
+  raw.family = (key.flags & CARETTA_CLOSE_IPV6) ? 10 : 2;
+  raw.role = key.role;
+  raw.netns = key.netns;
+  raw.cgroup_id = key.cgroup_id;
+  raw.kind = (key.flags & CARETTA_CLOSE_FAILED) ? CARETTA_RECORD_FAILED : CARETTA_RECORD_CLOSED;
+  raw.state = 7;  // TCP_CLOSE
+  // The server's port is the link's; a client's own (ephemeral) port is not kept.
+  if (key.role == CARETTA_ROLE_SERVER)
+    raw.lport = key.server_port;
+  else
+    raw.rport = key.server_port;
+  ConnectionDelta d;
+  d.socket = FromRaw(raw);
+  d.socket.cookie = tracker_.MakeUnlistedCookie();
+  d.socket.bytes_sent = delta.sent;
+  d.socket.bytes_received = delta.received;
+  d.socket.retransmits = delta.retransmits;
+  d.sent = delta.sent;
+  d.received = delta.received;
+  d.retransmits = delta.retransmits;
+  d.opened = true;
+  d.sockets = delta.sockets;
+  return d;
 }
 
 PollResult BpfTracer::Poll() {
@@ -323,6 +394,12 @@ KernelCounters BpfTracer::ReadCounters() const {
   KernelCounters totals{};
   for (int i = 0; i < CARETTA_CNT_MAX; ++i) totals[i] = ReadCounter(i);
   return totals;
+}
+
+void BpfTracer::SetAggregateClientCloses(bool on) {
+  __atomic_store_n(&skel_->bss->aggregate_client_closes, on ? 1 : 0, __ATOMIC_RELAXED);
+  spdlog::info("tracer: client closes {}", on ? "folded per link in the kernel"
+                                              : "recorded one by one (their ports are needed)");
 }
 
 std::uint64_t BpfTracer::TrackedSockets() const {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "caretta_types.h"
+#include "tracer/close_cache.h"
 #include "tracer/connection.h"
 #include "tracer/connection_tracker.h"
 
@@ -37,6 +38,9 @@ struct TracerConfig {
   std::uint32_t self_netns = 0;            // ... in the agent's network namespace
   bool track_loopback = false;
   Discovery discovery = Discovery::kAuto;
+  // Fold clients' short connections per link in the kernel (no local port
+  // afterwards). Off when client ports are needed, e.g. to undo Service NAT.
+  bool aggregate_client_closes = true;
 };
 
 // True when this process runs in the host's (initial) PID namespace.
@@ -62,6 +66,7 @@ std::string_view CounterName(int index);
 struct PollStats {
   std::size_t listed = 0;  // iterator records (sockets whose counters moved)
   std::size_t closed = 0;  // final records from the ring buffer
+  std::size_t folded = 0;  // closes read from the kernel's close cache
   bool complete = false;   // the iterator listed every tracked socket
 };
 
@@ -88,11 +93,17 @@ class BpfTracer {
   KernelCounters ReadCounters() const;
   std::uint64_t ReadCounter(int index) const;  // one caretta_counter, summed over CPUs
   std::uint64_t TrackedSockets() const;
+  // See TracerConfig::aggregate_client_closes; takes effect at once.
+  void SetAggregateClientCloses(bool on);
+  std::uint64_t CloseCacheTornReads() const {
+    return close_cache_ ? close_cache_->torn_reads() : 0;
+  }
   const ProbeInfo& probe_info() const { return probe_info_; }
   const ConnectionTracker::Stats& tracker_stats() const { return tracker_.stats(); }
 
  private:
   static int OnRingRecord(void* self, void* data, std::size_t size);
+  ConnectionDelta FoldedDelta(const caretta_close_key& key, const CloseTotals& delta);
   void RingLoop();
   void DrainRing();
   std::size_t ReadIterator(bool complete, const ConnectionTracker::Sink& sink);
@@ -108,7 +119,11 @@ class BpfTracer {
 
   std::mutex ring_mu_;  // serializes ring_buffer__consume
   std::mutex closed_mu_;
-  std::vector<SocketSnapshot> closed_;  // drained by the ring thread, taken by Poll()
+  std::vector<SocketSnapshot> closed_;       // drained by the ring thread, taken by Poll()
+  std::vector<caretta_slot_flush> flushed_;  // likewise, close-cache flush records
+  void* close_cache_map_ = nullptr;          // mmap of the close_cache array
+  std::size_t close_cache_bytes_ = 0;
+  std::unique_ptr<CloseCache> close_cache_;
 
   std::atomic<bool> stop_{false};
   std::thread ring_thread_;

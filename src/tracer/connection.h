@@ -35,6 +35,9 @@ struct ConnectionDelta {
   std::uint64_t received = 0;
   std::uint32_t retransmits = 0;
   bool opened = false;  // first time this socket is reported
+  // How many sockets this delta stands for: more than one for closes the kernel
+  // folded per link (they have no local port on the client side).
+  std::uint32_t sockets = 1;
 };
 
 std::string_view TcpStateName(std::uint8_t state);

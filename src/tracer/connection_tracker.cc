@@ -85,7 +85,7 @@ void ConnectionTracker::Closed(const SocketSnapshot& s, const Sink& sink) {
   if (s.cookie == 0) {
     ConnectionDelta d;
     d.socket = s;
-    d.socket.cookie = kUnlistedCookieBit | ++unlisted_;
+    d.socket.cookie = MakeUnlistedCookie();
     d.opened = true;
     d.sent = s.bytes_sent;
     d.received = s.bytes_received;

@@ -50,6 +50,7 @@ class ConnectionTracker {
   const Stats& stats() const { return stats_; }
 
   static constexpr std::uint64_t kUnlistedCookieBit = 1ull << 63;
+  std::uint64_t MakeUnlistedCookie() { return kUnlistedCookieBit | ++unlisted_; }
 
  private:
   struct Totals {  // 24 bytes: this table holds one entry per tracked socket

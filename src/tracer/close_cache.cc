@@ -1,0 +1,80 @@
+#include "tracer/close_cache.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+namespace caretta::tracer {
+namespace {
+
+// Copies a slot the kernel may be writing. The writer stores `end`, the data, then
+// `begin`; loading `begin` first and `end` last, a copy with begin == end saw no
+// write in progress (a seqlock split in two; x86-64 keeps both orders).
+bool CopySlot(const caretta_close_slot* slot, caretta_close_slot* out) {
+  std::uint32_t begin = __atomic_load_n(&slot->begin, __ATOMIC_ACQUIRE);
+  std::memcpy(out, const_cast<const caretta_close_slot*>(slot), sizeof *out);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  std::uint32_t end = __atomic_load_n(&slot->end, __ATOMIC_RELAXED);
+  return begin == end;
+}
+
+}  // namespace
+
+void CloseCache::Advance(std::uint64_t id, const caretta_close_slot& slot, bool final,
+                         const Sink& sink) {
+  CloseTotals now{slot.sent, slot.received, slot.sockets, slot.retransmits};
+  auto it = last_.find(id);
+  CloseTotals before = it == last_.end() ? CloseTotals{} : it->second;
+  // Totals only grow within a generation; never report a negative step.
+  CloseTotals delta{
+      now.sent > before.sent ? now.sent - before.sent : 0,
+      now.received > before.received ? now.received - before.received : 0,
+      now.sockets > before.sockets ? now.sockets - before.sockets : 0,
+      now.retransmits > before.retransmits ? now.retransmits - before.retransmits : 0};
+  if (final) {
+    if (it != last_.end()) last_.erase(it);
+  } else {
+    CloseTotals& kept = it == last_.end() ? last_[id] : it->second;
+    kept.sent = std::max(before.sent, now.sent);
+    kept.received = std::max(before.received, now.received);
+    kept.sockets = std::max(before.sockets, now.sockets);
+    kept.retransmits = std::max(before.retransmits, now.retransmits);
+  }
+  if (!delta.Empty()) sink(slot.key, delta);
+}
+
+void CloseCache::Read(const Sink& sink) {
+  const auto* caches = static_cast<const caretta_close_cache*>(caches_);
+  for (int cpu = 0; cpu < ncpus_; ++cpu) {
+    for (std::uint32_t i = 0; i < CARETTA_CLOSE_SLOTS; ++i) {
+      const caretta_close_slot* slot = &caches[cpu].slot[i];
+      if (__atomic_load_n(&slot->gen, __ATOMIC_RELAXED) == 0) continue;  // never used
+      caretta_close_slot copy;
+      bool whole = false;
+      for (int attempt = 0; attempt < 4 && !whole; ++attempt) whole = CopySlot(slot, &copy);
+      if (!whole) {
+        ++torn_reads_;
+        continue;
+      }
+      Advance(Id(static_cast<std::uint32_t>(cpu), i, copy.gen), copy, /*final=*/false, sink);
+    }
+  }
+  // A generation whose flush record was lost (ring buffer full, counted there)
+  // would stay here forever: past a bound, keep only the slots' current ones.
+  const std::size_t bound = 4 * static_cast<std::size_t>(ncpus_) * CARETTA_CLOSE_SLOTS;
+  if (last_.size() > bound) {
+    absl::erase_if(last_, [&](const auto& entry) {
+      std::uint32_t cpu = static_cast<std::uint32_t>(entry.first >> 40);
+      std::uint32_t index = static_cast<std::uint32_t>(entry.first >> 32) & 0xff;
+      std::uint32_t gen = static_cast<std::uint32_t>(entry.first);
+      if (cpu >= static_cast<std::uint32_t>(ncpus_) || index >= CARETTA_CLOSE_SLOTS) return true;
+      return __atomic_load_n(&caches[cpu].slot[index].gen, __ATOMIC_RELAXED) != gen;
+    });
+  }
+}
+
+void CloseCache::Flushed(const caretta_slot_flush& flush, const Sink& sink) {
+  Advance(Id(flush.cpu, flush.index, flush.slot.gen), flush.slot, /*final=*/true, sink);
+}
+
+}  // namespace caretta::tracer
