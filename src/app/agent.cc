@@ -273,6 +273,7 @@ exporter::AgentStatus Agent::Status() const {
   s.kernel_events = {{"opened_client", k[CARETTA_CNT_OPENED_CLIENT]},
                      {"opened_server", k[CARETTA_CNT_OPENED_SERVER]},
                      {"closed", k[CARETTA_CNT_CLOSED]},
+                     {"closed_folded", k[CARETTA_CNT_AGGREGATED]},
                      {"failed_connect", k[CARETTA_CNT_FAILED_CONNECT]},
                      {"adopted", k[CARETTA_CNT_ADOPTED]},
                      {"self_skipped", k[CARETTA_CNT_SELF]},
@@ -280,7 +281,8 @@ exporter::AgentStatus Agent::Status() const {
   s.drops = {{"table_full", k[CARETTA_CNT_DROP_TABLE_FULL]},
              {"storage_alloc", k[CARETTA_CNT_DROP_STORAGE]},
              {"ringbuf_full", k[CARETTA_CNT_DROP_RINGBUF]},
-             {"close_record_lost", tracer_->tracker_stats().vanished}};
+             {"close_record_lost", tracer_->tracker_stats().vanished},
+             {"state_change_missed", tracer_->MissedStateChanges()}};
   if (dns_) s.drops.emplace_back("dns_queue_full", dns_->stats().queue_full);
   s.loopback_connections = k[CARETTA_CNT_LOOPBACK];
   s.tracked_sockets = tracer_->TrackedSockets();

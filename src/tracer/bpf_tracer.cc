@@ -396,6 +396,14 @@ KernelCounters BpfTracer::ReadCounters() const {
   return totals;
 }
 
+std::uint64_t BpfTracer::MissedStateChanges() const {
+  bpf_prog_info info{};
+  __u32 len = sizeof info;
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.on_state_change), &info, &len) != 0)
+    return 0;
+  return info.recursion_misses;
+}
+
 void BpfTracer::SetAggregateClientCloses(bool on) {
   __atomic_store_n(&skel_->bss->aggregate_client_closes, on ? 1 : 0, __ATOMIC_RELAXED);
   spdlog::info("tracer: client closes {}", on ? "folded per link in the kernel"

@@ -93,6 +93,9 @@ class BpfTracer {
   KernelCounters ReadCounters() const;
   std::uint64_t ReadCounter(int index) const;  // one caretta_counter, summed over CPUs
   std::uint64_t TrackedSockets() const;
+  // State changes the kernel did not run the hook for (it never nests a program
+  // in itself on one CPU: a change in an interrupt during the hook is skipped).
+  std::uint64_t MissedStateChanges() const;
   // See TracerConfig::aggregate_client_closes; takes effect at once.
   void SetAggregateClientCloses(bool on);
   std::uint64_t CloseCacheTornReads() const {

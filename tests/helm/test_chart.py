@@ -221,7 +221,8 @@ def t_default(docs, p):
     assert sc["capabilities"]["drop"] == ["ALL"]
     assert sc["capabilities"]["add"] == LEAST_CAPS, sc["capabilities"]["add"]
     assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
-    assert pod["hostNetwork"] is False and pod["hostPID"] is False
+    # hostPID: the agent walks processes' sockets (no per-connection storage).
+    assert pod["hostNetwork"] is False and pod["hostPID"] is True
     assert env["HOST_PROC"] == "/host/proc"
     vols = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
