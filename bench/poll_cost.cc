@@ -68,7 +68,8 @@ int Single(long conns, const std::string& netload, int polls, std::uint32_t max_
   std::vector<ProgHandle> iter_prog;
   for (std::uint32_t id : BpfProgIdsOf(getpid())) {
     ProgHandle h = ProgHandle::FromId(id);
-    if (h.name() == "dump_sockets" || h.name() == "dump_task_sockets")
+    // Kernel program names are cut at 15 characters.
+    if (h.name() == "dump_sockets" || h.name() == "dump_task_socke")
       iter_prog.push_back(std::move(h));
   }
   auto iter_ns = [&] {

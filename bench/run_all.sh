@@ -12,7 +12,8 @@
 # Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (12), BENCH_SHARE_RUNS (5),
 # BENCH_CONNS (1000,10000,100000), BENCH_AGENT (path of the agent binary; default
 # BUILD_DIR/caretta, "inprocess" = the caretta_tracer library inside the benchmark),
-# BENCH_PARTS ("tracer k8s demo": which parts to run).
+# BENCH_PARTS ("tracer k8s demo": which parts to run), BENCH_DEMO_SECONDS (40) and
+# BENCH_DEMO_RUNS (2) for the demo part.
 #
 # Network: every benchmark runs between network namespaces it creates (names start
 # with $CARETTA_BENCH_NS_TAG) and removes; this script removes any left over on exit.
@@ -106,7 +107,9 @@ for part in k8s demo; do
   script="$ROOT/bench/$part/run.sh"
   if [[ -f "$script" ]]; then
     echo "== $part" >&2
-    if ! bash "$script" "$BUILD"; then
+    # The demo benchmark takes its run length and count, not the build directory.
+    if [[ "$part" == demo ]]; then args=("${BENCH_DEMO_SECONDS:-40}" "${BENCH_DEMO_RUNS:-2}"); else args=("$BUILD"); fi
+    if ! bash "$script" "${args[@]}"; then
       echo "FAILED: bench/$part/run.sh" >&2
       status=1
     fi

@@ -72,6 +72,8 @@ done
   printf '%s\n' "${rows[@]}"
   echo
   echo "Map-complete time is dominated by cluster bring-up (~1.5 s), the agent's start"
-  echo "(BPF load, first poll) and one poll interval after the first request of every edge."
+  echo "(BPF load, first poll) and the polls after the first request of every edge: one for"
+  echo "an edge whose connections close (folded at close), two for one carried by a long-lived"
+  echo "connection (the task walk lists a socket from the poll after the one that finds it)."
 } >"$out"
 echo "wrote $out"

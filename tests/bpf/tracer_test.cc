@@ -99,6 +99,27 @@ class TracerTest : public ::testing::Test {
   const Seen* Client(std::uint16_t server_port) { return Find(0, Role::kClient, server_port); }
   const Seen* Server(std::uint16_t server_port) { return Find(1, Role::kServer, server_port); }
 
+  // An open IPv4 connection from host 0 to a fresh listener in host 1.
+  struct Connection {
+    Socket listener, client, server;
+    std::uint16_t port() const { return listener.LocalPort(); }
+  };
+  Connection Open(int backlog = 4096) {
+    const std::string ip = net_->host(1).ipv4;
+    Connection c;
+    net_->RunIn(1, [&] { c.listener = testing::Listen(ip, 0, backlog); });
+    net_->RunIn(0, [&] { c.client = testing::NewSocket(ip); });
+    EXPECT_TRUE(testing::Connect(c.client, ip, c.port()));
+    c.server = testing::Accept(c.listener);
+    return c;
+  }
+
+  // `n` bytes from one end to the other, read in full.
+  static void Send(Socket& from, Socket& to, std::size_t n) {
+    testing::SendAll(from, testing::Payload(n), SendMethod::kSend);
+    testing::RecvExact(to, n);
+  }
+
   // One request/response exchange; returns (client port, server port).
   std::pair<std::uint16_t, std::uint16_t> Exchange(bool v6, std::size_t request,
                                                    std::size_t response, SendMethod method) {
@@ -184,15 +205,10 @@ TEST_F(TracerTest, OpenedAndClosedBetweenTwoPolls) {
 }
 
 TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
-  const std::string ip = net_->host(1).ipv4;
-  Socket listener, client;
-  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
-  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
-  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
-  Socket server = testing::Accept(listener);
+  Connection conn = Open();
   // A second descriptor for each end: the task walk meets each socket twice, and
   // must list it once.
-  Socket client_dup(dup(client.fd())), server_dup(dup(server.fd()));
+  Socket client_dup(dup(conn.client.fd())), server_dup(dup(conn.server.fd()));
   ASSERT_GE(client_dup.fd(), 0);
   ASSERT_GE(server_dup.fd(), 0);
   // The task walk lists a socket from the poll after the one that found it (see
@@ -201,88 +217,63 @@ TEST_F(TracerTest, LongLivedConnectionAcrossPolls) {
   std::uint64_t total = 0;
   for (int i = 1; i <= 6; ++i) {
     const std::size_t n = 1000 * i + 1;
-    testing::SendAll(client, testing::Payload(n), SendMethod::kSend);
-    testing::RecvExact(server, n);
-    testing::SendAll(server, testing::Payload(64), SendMethod::kSend);
-    testing::RecvExact(client, 64);
+    Send(conn.client, conn.server, n);
+    Send(conn.server, conn.client, 64);
     total += n;
     std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let the ACKs land
     Poll();
-    const Seen* c = Client(listener.LocalPort());
+    const Seen* c = Client(conn.port());
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(c->sent, total) << "after poll " << i;
     EXPECT_FALSE(c->closed);
   }
-  EXPECT_GE(Client(listener.LocalPort())->polls_with_bytes, 5);
-  client.Close();
-  server.Close();
+  EXPECT_GE(Client(conn.port())->polls_with_bytes, 5);
+  conn.client.Close();
+  conn.server.Close();
   client_dup.Close();
   server_dup.Close();
-  ExpectExact(listener.LocalPort(), total, 6 * 64);
+  ExpectExact(conn.port(), total, 6 * 64);
 }
 
 // An accepted socket is told from a connecting one by the backlog it inherits from
 // its listener; listen(fd, 0) passes on none, and is remembered by port instead.
 TEST_F(TracerTest, RolesRightForAListenerWithBacklogZero) {
-  const std::string ip = net_->host(1).ipv4;
-  Socket listener, client;
-  net_->RunIn(1, [&] { listener = testing::Listen(ip, 0, /*backlog=*/0); });
-  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
-  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
-  Socket server = testing::Accept(listener);
-  testing::SendAll(client, testing::Payload(321), SendMethod::kSend);
-  testing::RecvExact(server, 321);
-  testing::SendAll(server, testing::Payload(45), SendMethod::kSend);
-  testing::RecvExact(client, 45);
-  client.Close();
-  server.Close();
-  ExpectExact(listener.LocalPort(), 321, 45);
+  Connection c = Open(/*backlog=*/0);
+  Send(c.client, c.server, 321);
+  Send(c.server, c.client, 45);
+  c.client.Close();
+  c.server.Close();
+  ExpectExact(c.port(), 321, 45);
 }
 
 // The same connection seen live by a poll before it closes: its final record
 // finishes what the listing started, nothing is counted twice.
 TEST_F(TracerTest, ListedThenClosedCountsOnce) {
-  const std::string ip = net_->host(1).ipv4;
-  Socket listener, client;
-  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
-  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
-  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
-  Socket server = testing::Accept(listener);
-  testing::SendAll(client, testing::Payload(700), SendMethod::kSend);
-  testing::RecvExact(server, 700);
+  Connection c = Open();
+  Send(c.client, c.server, 700);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   Poll();  // finds it (the task walk lists it from the next poll on)
   Poll();
-  ASSERT_NE(Client(listener.LocalPort()), nullptr) << "not listed while open";
-  testing::SendAll(server, testing::Payload(80), SendMethod::kSend);
-  testing::RecvExact(client, 80);
-  client.Close();
-  server.Close();
-  ExpectExact(listener.LocalPort(), 700, 80);
+  ASSERT_NE(Client(c.port()), nullptr) << "not listed while open";
+  Send(c.server, c.client, 80);
+  c.client.Close();
+  c.server.Close();
+  ExpectExact(c.port(), 700, 80);
 }
 
 TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
   tracer_.reset();  // a connection opened while no tracer runs
-  const std::string ip = net_->host(1).ipv4;
-  Socket listener, client;
-  net_->RunIn(1, [&] { listener = testing::Listen(ip); });
-  net_->RunIn(0, [&] { client = testing::NewSocket(ip); });
-  ASSERT_TRUE(testing::Connect(client, ip, listener.LocalPort()));
-  Socket server = testing::Accept(listener);
-  testing::SendAll(client, testing::Payload(500), SendMethod::kSend);  // before: not counted
-  testing::RecvExact(server, 500);
-
+  Connection c = Open();
+  Send(c.client, c.server, 500);  // before: not counted
   tracer_ = std::make_unique<tracer::BpfTracer>(TestConfig());
   EXPECT_EQ(tracer_->AdoptExisting(
                 {"/var/run/netns/" + net_->host(0).netns, "/var/run/netns/" + net_->host(1).netns}),
             2u);
-  testing::SendAll(client, testing::Payload(1234), SendMethod::kSend);
-  testing::RecvExact(server, 1234);
-  testing::SendAll(server, testing::Payload(99), SendMethod::kSend);
-  testing::RecvExact(client, 99);
-  client.Close();
-  server.Close();
-  ExpectExact(listener.LocalPort(), 1234, 99);
+  Send(c.client, c.server, 1234);
+  Send(c.server, c.client, 99);
+  c.client.Close();
+  c.server.Close();
+  ExpectExact(c.port(), 1234, 99);
 }
 
 TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
