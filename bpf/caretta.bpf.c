@@ -71,7 +71,8 @@ struct sock_info {
   __u8 role;
   __u8 closed; /* final record sent; the storage itself goes with the socket */
   __u8 reported;
-  __u8 self; /* the agent's own connection: never reported */
+  __u8 self;        /* the agent's own connection: never reported */
+  __u8 reconnected; /* connect() again after a failed one: closed storage is reused */
 };
 
 struct {
@@ -236,14 +237,18 @@ static __always_inline void fill_tuple(struct caretta_conn *rec, const struct so
   }
 }
 
+/* now - base, never below 0 (a baseline cannot exceed the counter, but a wrong
+ * guess must not wrap to 2^64). */
+static __always_inline __u64 since(__u64 now, __u64 base) { return now > base ? now - base : 0; }
+
 /* Counters since tracking began, with the FIN accounting user space needs. */
 static __always_inline void fill_counters(struct caretta_conn *rec, const struct sock *sk,
                                           const struct tcp_sock *tp, __u64 base_acked,
                                           __u64 base_received, __u32 base_retrans,
                                           bool fin_sent) {
-  rec->bytes_acked = tp->bytes_acked - base_acked;
-  rec->bytes_received = tp->bytes_received - base_received;
-  rec->retransmits = tp->total_retrans - base_retrans;
+  rec->bytes_acked = since(tp->bytes_acked, base_acked);
+  rec->bytes_received = since(tp->bytes_received, base_received);
+  rec->retransmits = since(tp->total_retrans, base_retrans);
   /* The FIN takes one sequence number; once acked, bytes_acked includes it. */
   rec->fin_acked = fin_sent && tp->snd_una == tp->write_seq;
   rec->fin_received = fin_received(sk);
@@ -266,8 +271,13 @@ static __always_inline struct sock_info *start_tracking(struct sock *sk,
   info->cookie = bpf_get_socket_cookie(sk);
   info->role = role;
   if (from_now) {
-    info->base_acked = tp->bytes_acked;
-    info->base_received = tp->bytes_received;
+    /* A FIN already counted stays in the counters: the baselines leave it out, so
+     * that taking it out again at close is right. */
+    const struct sock *s = (const struct sock *)tp;
+    __u64 acked = tp->bytes_acked, received = tp->bytes_received;
+    bool fin_out = fin_sent_in(s->__sk_common.skc_state) && tp->snd_una == tp->write_seq;
+    info->base_acked = fin_out && acked ? acked - 1 : acked;
+    info->base_received = fin_received(s) && received ? received - 1 : received;
     info->base_retrans = tp->total_retrans;
   } else {
     info->base_acked = syn_baseline(role);
@@ -285,6 +295,12 @@ static __always_inline void stop_tracking(struct sock_info *info) {
 /* The agent's own connections: marked at connect (the only moment the connecting
  * process is current), so their close is recognised. Rare: storage cost is fine. */
 static __always_inline int on_connect(struct sock *sk) {
+  if (sk->sk_bpf_storage) {
+    /* A socket connecting again after a failed connect: its old, closed storage
+     * may be tracked afresh. Anywhere else, closed storage stays closed. */
+    struct sock_info *old = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+    if (old && old->closed) old->reconnected = 1;
+  }
   if (!self_tgid || (bpf_get_current_pid_tgid() >> 32) != self_tgid) return 0;
   struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
   if (!info) return 0;
@@ -301,7 +317,7 @@ static __always_inline int on_established(struct sock *sk, int oldstate) {
   __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
   struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
-  if (info && !info->closed) return 0; /* the agent's own */
+  if (info && (!info->closed || !info->reconnected)) return 0; /* the agent's own, or done */
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
   if (!track_loopback && is_loopback(sk, family)) return 0;
@@ -349,10 +365,7 @@ static __always_inline void emit(struct sock *sk, const struct tcp_sock *tp,
 static __always_inline bool flush_slot(const struct caretta_close_slot *slot, __u32 cpu,
                                        __u32 index) {
   struct caretta_slot_flush *rec = bpf_ringbuf_reserve(&closed_events, sizeof(*rec), 0);
-  if (!rec) {
-    count(CARETTA_CNT_DROP_RINGBUF);
-    return false;
-  }
+  if (!rec) return false; /* the slot stays as it is; the close goes to emit() */
   rec->magic = CARETTA_SLOT_FLUSH_MAGIC;
   rec->cpu = cpu;
   rec->index = index;
@@ -370,7 +383,8 @@ static __always_inline bool flush_slot(const struct caretta_close_slot *slot, __
  */
 static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_sock *tp,
                                             const struct sock_info *info, __u8 role, bool failed,
-                                            __u16 family, __u32 netns, __u16 lport) {
+                                            __u16 family, __u32 netns, __u16 lport,
+                                            int oldstate) {
   struct caretta_close_key key;
   __builtin_memset(&key, 0, sizeof(key));
   key.netns = netns;
@@ -401,7 +415,7 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
   const __u64 *a = (const __u64 *)&slot->key, *b = (const __u64 *)&key;
   bool same = slot->gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
               a[4] == b[4] && a[5] == b[5];
-  if (!same && slot->gen && slot->sockets && !flush_slot(slot, cpu, index)) return false;
+  if (!same && slot->gen && !flush_slot(slot, cpu, index)) return false;
 
   __u32 seq = slot->end + 1;
   slot->end = seq;
@@ -417,13 +431,13 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
   if (!failed) {
     /* Never listed: counters from the baselines on (the SYN, or where tracking
      * began); the FIN is taken out here. */
-    bool fin_acked = tp->snd_una == tp->write_seq;
-    __u64 base_acked = info ? info->base_acked : syn_baseline(role);
-    __u64 base_received = info ? info->base_received : 0;
+    bool fin_out = fin_sent_in(oldstate) && tp->snd_una == tp->write_seq;
+    __u64 base_acked = (info ? info->base_acked : syn_baseline(role)) + fin_out;
+    __u64 base_received = (info ? info->base_received : 0) + (fin_received(sk) ? 1 : 0);
     __u32 base_retrans = info ? info->base_retrans : 0;
-    slot->sent += tp->bytes_acked - base_acked - fin_acked;
-    slot->received += tp->bytes_received - base_received - (fin_received(sk) ? 1 : 0);
-    slot->retransmits += tp->total_retrans - base_retrans;
+    slot->sent += since(tp->bytes_acked, base_acked);
+    slot->received += since(tp->bytes_received, base_received);
+    slot->retransmits += since(tp->total_retrans, base_retrans);
   }
   slot->sockets += 1;
   COMPILER_BARRIER();
@@ -466,7 +480,8 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
   if (oldstate == TCP_SYN_SENT) {
     count(CARETTA_CNT_FAILED_CONNECT);
     if (unheard && aggregate_client_closes &&
-        aggregate_close(sk, tp, info, CARETTA_ROLE_CLIENT, true, family, netns, lport))
+        aggregate_close(sk, tp, info, CARETTA_ROLE_CLIENT, true, family, netns, lport,
+                        oldstate))
       return 0;
     emit(sk, tp, info, CARETTA_ROLE_CLIENT, CARETTA_RECORD_FAILED, family, netns, lport, oldstate);
     return 0;
@@ -487,7 +502,7 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
     count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
   /* A socket user space never heard of (never listed) folds per link. */
   if (unheard && (role == CARETTA_ROLE_SERVER || aggregate_client_closes) &&
-      aggregate_close(sk, tp, info, role, false, family, netns, lport))
+      aggregate_close(sk, tp, info, role, false, family, netns, lport, oldstate))
     return 0;
   emit(sk, tp, info, role, CARETTA_RECORD_CLOSED, family, netns, lport, oldstate);
   return 0;
@@ -580,6 +595,7 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
     if (info && !info->closed && !info->self && claim(info, OWNER_CLOSING)) stop_tracking(info);
     return 0;
   }
+  if (info && info->closed && !info->reconnected) return 0; /* closing, or gone */
   if (!info || info->closed) {
     if (!track_loopback && is_loopback(sk, family)) return 0;
     __u32 netns = netns_of(sk);
@@ -614,6 +630,9 @@ int dump_sockets(struct bpf_iter__bpf_sk_storage_map *ctx) {
   if (!sk || !info || info->closed || info->self) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
+  /* With the task walk, this iterator completes a full listing: it reaches the
+   * sockets no process holds any more. Only those user space already knows. */
+  if (!track_from_open && info->owner != OWNER_LISTED) return 0;
   if (!claim(info, OWNER_LISTED)) return 0; /* closing right now */
   list_socket(ctx->meta->seq, (struct sock *)tp, tp, info);
   return 0;

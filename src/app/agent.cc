@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -29,6 +30,21 @@ std::string Hostname() {
 std::uint32_t OwnNetns() {
   struct stat st {};
   return stat("/proc/self/ns/net", &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
+}
+
+// Our process id as the kernel reports it to BPF (host PID namespace). In a
+// container getpid() is the container's number; the host procfs' "self" link
+// names the host one.
+std::uint32_t KernelTgid(const std::string& host_proc) {
+  char buf[32];
+  ssize_t n = readlink((host_proc + "/self").c_str(), buf, sizeof buf - 1);
+  if (n > 0) {
+    buf[n] = '\0';
+    char* end = nullptr;
+    unsigned long pid = std::strtoul(buf, &end, 10);
+    if (end && *end == '\0' && pid > 0) return static_cast<std::uint32_t>(pid);
+  }
+  return static_cast<std::uint32_t>(getpid());
 }
 
 }  // namespace
@@ -92,7 +108,7 @@ Agent::Agent(Config config)
                  : config_.socket_discovery == "open" ? tracer::Discovery::kOpen
                                                       : tracer::Discovery::kAuto;
   if (!config_.trace_self) {
-    tc.self_tgid = static_cast<std::uint32_t>(getpid());
+    tc.self_tgid = KernelTgid(config_.host_proc);
     tc.self_port = http_->port();
     tc.self_netns = OwnNetns();
     own_addresses_ = resolve::LocalAddresses();

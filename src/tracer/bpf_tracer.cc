@@ -116,8 +116,9 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     caretta_bpf__destroy(skel_);
     throw TracerError("cannot attach tp_btf/inet_sock_set_state: " + Errno(e));
   }
-  if (from_open_) {
-    // The sk_storage iterator walks one map, named at attach time.
+  {
+    // The sk_storage iterator walks one map, named at attach time. It is the
+    // listing with storage from the open, and completes a full listing otherwise.
     union bpf_iter_link_info info = {};
     info.map.map_fd = bpf_map__fd(skel_->maps.sockets);
     DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
@@ -128,6 +129,8 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
       caretta_bpf__destroy(skel_);
       throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
     }
+  }
+  if (from_open_) {
     skel_->links.adopt_sockets = bpf_program__attach_iter(skel_->progs.adopt_sockets, nullptr);
     if (!skel_->links.adopt_sockets) {
       int e = errno;
@@ -227,16 +230,13 @@ void BpfTracer::DrainRing() {
   if (n < 0) spdlog::error("tracer: ring buffer read failed: {}", Errno(n));
 }
 
-int BpfTracer::ListingLinkFd() const {
-  return bpf_link__fd(from_open_ ? skel_->links.dump_sockets : skel_->links.dump_task_sockets);
-}
-
-std::size_t BpfTracer::ReadIterator(bool complete, const ConnectionTracker::Sink& sink) {
+std::size_t BpfTracer::ReadIterator(int link_fd, bool complete, const ConnectionTracker::Sink& sink,
+                                    bool* ok) {
   skel_->bss->full_dump = complete ? 1 : 0;
-  ++skel_->bss->poll_gen;
-  Fd fd(bpf_iter_create(ListingLinkFd()));
+  Fd fd(bpf_iter_create(link_fd));
   if (fd.get() < 0) {
     spdlog::error("tracer: cannot create socket iterator: {}", Errno(errno));
+    *ok = false;
     return 0;
   }
   // Records are applied as they are read: memory stays flat however many sockets.
@@ -245,8 +245,9 @@ std::size_t BpfTracer::ReadIterator(bool complete, const ConnectionTracker::Sink
   for (;;) {
     ssize_t n = read(fd.get(), buf.data() + have, buf.size() - have);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR) continue;
       spdlog::error("tracer: reading socket iterator failed: {}", Errno(errno));
+      *ok = false;
       break;
     }
     if (n == 0) break;
@@ -270,11 +271,28 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   // ring by the time we drain it below. Idle sockets are not listed; after a lost
   // close record one complete listing lets the tracker forget sockets that are gone.
   PollStats stats;
+  // A lost close record (ring full) or a state change the kernel skipped asks for
+  // one complete listing, so that the tracker can forget sockets that are gone.
   std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
-  stats.complete = drops != ring_drops_seen_;
-  ring_drops_seen_ = drops;
+  std::uint64_t missed = MissedStateChanges();
+  const bool want_complete = drops != ring_drops_seen_ || missed != missed_seen_;
   tracker_.BeginPoll();
-  stats.listed = ReadIterator(stats.complete, sink);
+  ++skel_->bss->poll_gen;
+  bool ok = true;
+  const int storage_walk = bpf_link__fd(skel_->links.dump_sockets);
+  if (from_open_) {
+    stats.listed = ReadIterator(storage_walk, want_complete, sink, &ok);
+  } else {
+    stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), false, sink, &ok);
+    // The task walk misses sockets no process holds any more (closed, still
+    // sending): complete listings also walk the storage of every known socket.
+    if (want_complete && ok) stats.listed += ReadIterator(storage_walk, true, sink, &ok);
+  }
+  stats.complete = want_complete && ok;  // a failed walk proves nothing: try again
+  if (stats.complete) {
+    ring_drops_seen_ = drops;
+    missed_seen_ = missed;
+  }
   // Folded closes: the slots first, then (from the ring) the final totals of slots
   // that changed key; the cache counts each close once either way.
   auto folded = [&](const caretta_close_key& key, const CloseTotals& delta) {
@@ -338,7 +356,7 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
     // One walk of every process: sockets found while `adopting` is set count from now.
     skel_->bss->adopting = 1;
     ++skel_->bss->poll_gen;
-    Fd fd(bpf_iter_create(ListingLinkFd()));
+    Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_task_sockets)));
     if (fd.get() < 0) {
       spdlog::warn("tracer: cannot create the task iterator for adoption: {}", Errno(errno));
     } else {

@@ -109,8 +109,9 @@ class BpfTracer {
   ConnectionDelta FoldedDelta(const caretta_close_key& key, const CloseTotals& delta);
   void RingLoop();
   void DrainRing();
-  std::size_t ReadIterator(bool complete, const ConnectionTracker::Sink& sink);
-  int ListingLinkFd() const;
+  // Reads one listing iterator to its end into the tracker; *ok = false on error.
+  std::size_t ReadIterator(int link_fd, bool complete, const ConnectionTracker::Sink& sink,
+                           bool* ok);
 
   TracerConfig config_;
   caretta_bpf* skel_ = nullptr;
@@ -119,6 +120,7 @@ class BpfTracer {
   int ncpus_ = 1;
   bool from_open_ = false;             // Discovery::kOpen in effect
   std::uint64_t ring_drops_seen_ = 0;  // a new drop asks for one complete listing
+  std::uint64_t missed_seen_ = 0;      // likewise a skipped state change
 
   std::mutex ring_mu_;  // serializes ring_buffer__consume
   std::mutex closed_mu_;

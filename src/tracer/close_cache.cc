@@ -1,6 +1,5 @@
 #include "tracer/close_cache.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -25,20 +24,17 @@ void CloseCache::Advance(std::uint64_t id, const caretta_close_slot& slot, bool 
   CloseTotals now{slot.sent, slot.received, slot.sockets, slot.retransmits};
   auto it = last_.find(id);
   CloseTotals before = it == last_.end() ? CloseTotals{} : it->second;
-  // Totals only grow within a generation; never report a negative step.
-  CloseTotals delta{
-      now.sent > before.sent ? now.sent - before.sent : 0,
-      now.received > before.received ? now.received - before.received : 0,
-      now.sockets > before.sockets ? now.sockets - before.sockets : 0,
-      now.retransmits > before.retransmits ? now.retransmits - before.retransmits : 0};
+  // Totals only grow within a generation, and a slot is read every poll, far more
+  // often than its 32-bit counts can wrap: a difference modulo 2^32 (2^64) is the
+  // step even across a wrap.
+  CloseTotals delta{now.sent - before.sent, now.received - before.received,
+                    now.sockets - before.sockets, now.retransmits - before.retransmits};
   if (final) {
     if (it != last_.end()) last_.erase(it);
+  } else if (it == last_.end()) {
+    last_.emplace(id, now);
   } else {
-    CloseTotals& kept = it == last_.end() ? last_[id] : it->second;
-    kept.sent = std::max(before.sent, now.sent);
-    kept.received = std::max(before.received, now.received);
-    kept.sockets = std::max(before.sockets, now.sockets);
-    kept.retransmits = std::max(before.retransmits, now.retransmits);
+    it->second = now;
   }
   if (!delta.Empty()) sink(slot.key, delta);
 }
@@ -58,18 +54,6 @@ void CloseCache::Read(const Sink& sink) {
       }
       Advance(Id(static_cast<std::uint32_t>(cpu), i, copy.gen), copy, /*final=*/false, sink);
     }
-  }
-  // A generation whose flush record was lost (ring buffer full, counted there)
-  // would stay here forever: past a bound, keep only the slots' current ones.
-  const std::size_t bound = 4 * static_cast<std::size_t>(ncpus_) * CARETTA_CLOSE_SLOTS;
-  if (last_.size() > bound) {
-    absl::erase_if(last_, [&](const auto& entry) {
-      std::uint32_t cpu = static_cast<std::uint32_t>(entry.first >> 40);
-      std::uint32_t index = static_cast<std::uint32_t>(entry.first >> 32) & 0xff;
-      std::uint32_t gen = static_cast<std::uint32_t>(entry.first);
-      if (cpu >= static_cast<std::uint32_t>(ncpus_) || index >= CARETTA_CLOSE_SLOTS) return true;
-      return __atomic_load_n(&caches[cpu].slot[index].gen, __ATOMIC_RELAXED) != gen;
-    });
   }
 }
 

@@ -31,6 +31,8 @@ class CloseCache {
   // mid-update is retried, then left for the next read (its totals are cumulative).
   void Read(const Sink& sink);
   // A slot's final totals for one generation, sent before the slot changed key.
+  // (The kernel changes a slot's key only once its flush record is in the ring, so
+  // every generation ends here, and nothing is kept for it afterwards.)
   void Flushed(const caretta_slot_flush& flush, const Sink& sink);
 
   std::uint64_t torn_reads() const { return torn_reads_; }

@@ -1,6 +1,7 @@
 // The tracer against the real kernel: real TCP between network namespaces, exact
 // byte counts both ways, roles, failures, loopback, IPv6, many short connections.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -446,6 +447,31 @@ TEST_F(TracerTest, CloseCacheEvictionLosesNothing) {
   // They went through the cache (host-wide counter: other closes only add).
   auto after = tracer_->ReadCounters();
   EXPECT_GE(after[CARETTA_CNT_AGGREGATED] - before[CARETTA_CNT_AGGREGATED], 2u * 3 * kLinks);
+}
+
+// A reset instead of a FIN (SO_LINGER 0): no FIN to take out on either end, and a
+// server that never sent anything reports 0, not a wrapped counter.
+TEST_F(TracerTest, ResetConnectionCountsExactly) {
+  Connection c = Open();
+  Send(c.client, c.server, 100);
+  linger off{1, 0};
+  ASSERT_EQ(setsockopt(c.client.fd(), SOL_SOCKET, SO_LINGER, &off, sizeof off), 0);
+  c.client.Close();  // RST
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  c.server.Close();
+  PollUntil([&] {
+    const Seen* cl = Client(c.port());
+    const Seen* sv = Server(c.port());
+    return cl && sv && cl->closed && sv->closed;
+  });
+  const Seen* cl = Client(c.port());
+  const Seen* sv = Server(c.port());
+  ASSERT_NE(cl, nullptr);
+  ASSERT_NE(sv, nullptr);
+  EXPECT_EQ(cl->sent, 100u);
+  EXPECT_EQ(cl->received, 0u);
+  EXPECT_EQ(sv->sent, 0u);
+  EXPECT_EQ(sv->received, 100u);
 }
 
 }  // namespace

@@ -124,5 +124,19 @@ TEST_F(CloseCacheTest, SlotMidUpdateIsLeftForTheNextRead) {
   EXPECT_EQ(by_port_[80].sockets, 2u);
 }
 
+TEST_F(CloseCacheTest, CountsKeepGoingAcrossA32BitWrap) {
+  Fold(0, 2, 80, 1, 0);
+  caretta_close_slot& s = Slot(0, 2);
+  s.sockets = 0xFFFFFFFEu;  // a hot slot, about to wrap
+  cache_.Read(Into());
+  const std::uint64_t before = by_port_[80].sockets;
+  Fold(0, 2, 80, 1, 0);
+  Fold(0, 2, 80, 1, 0);
+  Fold(0, 2, 80, 1, 0);  // 0xFFFFFFFE + 3 wraps to 1
+  cache_.Read(Into());
+  EXPECT_EQ(by_port_[80].sockets - before, 3u);
+  EXPECT_EQ(by_port_[80].sent, 4u);
+}
+
 }  // namespace
 }  // namespace caretta::tracer
