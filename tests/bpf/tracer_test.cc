@@ -115,6 +115,13 @@ class TracerTest : public ::testing::Test {
     return c;
   }
 
+  // Closes both ends, then ExpectExact for the connection.
+  void CloseAndExpectExact(Connection& c, std::size_t request, std::size_t response) {
+    c.client.Close();
+    c.server.Close();
+    ExpectExact(c.port(), request, response);
+  }
+
   // `n` bytes from one end to the other, read in full.
   static void Send(Socket& from, Socket& to, std::size_t n) {
     testing::SendAll(from, testing::Payload(n), SendMethod::kSend);
@@ -242,9 +249,7 @@ TEST_F(TracerTest, RolesRightForAListenerWithBacklogZero) {
   Connection c = Open(/*backlog=*/0);
   Send(c.client, c.server, 321);
   Send(c.server, c.client, 45);
-  c.client.Close();
-  c.server.Close();
-  ExpectExact(c.port(), 321, 45);
+  CloseAndExpectExact(c, 321, 45);
 }
 
 // The same connection seen live by a poll before it closes: its final record
@@ -257,9 +262,7 @@ TEST_F(TracerTest, ListedThenClosedCountsOnce) {
   Poll();
   ASSERT_NE(Client(c.port()), nullptr) << "not listed while open";
   Send(c.server, c.client, 80);
-  c.client.Close();
-  c.server.Close();
-  ExpectExact(c.port(), 700, 80);
+  CloseAndExpectExact(c, 700, 80);
 }
 
 TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
@@ -272,9 +275,7 @@ TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
             2u);
   Send(c.client, c.server, 1234);
   Send(c.server, c.client, 99);
-  c.client.Close();
-  c.server.Close();
-  ExpectExact(c.port(), 1234, 99);
+  CloseAndExpectExact(c, 1234, 99);
 }
 
 TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
