@@ -136,19 +136,24 @@ def series(metrics, name, **labels):
 
 class AgentTest(unittest.TestCase):
     agent = None
+    # How the agent finds open connections (SOCKET_DISCOVERY), and the listing
+    # iterator that choice shows in caretta_probe_info.
+    discovery = "auto"
+    listing = "iter/task_file"  # the tests run in the host PID namespace
 
     @classmethod
     def setUpClass(cls):
         remove_network()
         make_network()
         cls.port = free_port()
-        cls.log = open(f"/tmp/{PREFIX}-agent.log", "w")
+        cls.log = open(f"/tmp/{PREFIX}-agent-{cls.discovery}.log", "w")
         # Loopback tracking on, so the scrapes below (over 127.0.0.1) would become a
         # link if the agent did not recognise its own sockets.
         cls.agent = subprocess.Popen([AGENT, "--prometheus-port", str(cls.port), "--poll-interval", "1",
                                       "--listen-address", "127.0.0.1", "--track-loopback", "true",
                                       # other load on the host must not fill our table
                                       "--max-connections", "1000000"],
+                                     env={**os.environ, "SOCKET_DISCOVERY": cls.discovery},
                                      stdout=cls.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -209,6 +214,10 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(series(m, "caretta_link_connections_opened_total", role="1", **link),
                          [count])
         self.assertEqual(series(m, "caretta_tcp_states", role="1", **link), [5])  # closed
+
+    def test_probe_info_names_the_listing(self):
+        m = parse_metrics(self.scrape())
+        self.assertEqual(series(m, "caretta_probe_info", counter_source=self.listing), [1])
 
     def test_ipv4_links_exact_bytes_both_roles(self):
         self.check_exchange(IP[1], 18080, 12345, 67890, 3)
@@ -327,6 +336,17 @@ class AgentTest(unittest.TestCase):
         progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
         # Our programs belong to this agent only if no other tracer runs; check by pid.
         self.assertNotIn(f"pids caretta({self.agent.pid})", progs)
+
+
+class AgentOpenDiscoveryTest(AgentTest):
+    """The same agent with socket storage attached at each connection's open (what
+    it does outside the host PID namespace): same links, same bytes."""
+    discovery = "open"
+    listing = "iter/bpf_sk_storage_map"
+    # Covered above; they test HTTP and PromQL, not how sockets are found.
+    test_hostile_http_requests_do_not_hurt = None
+    test_graph_from_prometheus_matches_the_agent = None
+    test_metrics_pass_promtool = None
 
 
 class BadFlagsTest(unittest.TestCase):

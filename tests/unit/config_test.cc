@@ -69,6 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{{}, {{"PROMETHEUS_ENDPOINT", "metrics"}}, "PROMETHEUS_ENDPOINT"},
                       BadCase{{}, {{"PROMETHEUS_ENDPOINT", "/api/graph"}}, "PROMETHEUS_ENDPOINT"},
                       BadCase{{}, {{"RINGBUF_KIB", "1000"}}, "power of two"},
+                      BadCase{{}, {{"SOCKET_DISCOVERY", "eager"}}, "SOCKET_DISCOVERY"},
                       BadCase{{"--no-such-flag"}, {}, "no-such-flag"},
                       BadCase{{"--poll-interval"}, {}, "poll-interval"}));
 
@@ -78,6 +79,14 @@ TEST(Config, HelpExitsZeroAndDocumentsEveryVariable) {
   for (const char* var : {"PROMETHEUS_PORT", "PROMETHEUS_ENDPOINT", "POLL_INTERVAL", "RESOLVE_DNS",
                           "TRAVERSE_UP_HIERARCHY"})
     EXPECT_NE(p.message.find(var), std::string::npos) << var;
+}
+
+TEST(Config, SocketDiscoveryChoices) {
+  for (const char* v : {"auto", "tasks", "open"}) {
+    ParseOutcome p = ParseConfig({"--socket-discovery", v}, Env({}));
+    EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
+    EXPECT_EQ(p.config.socket_discovery, v);
+  }
 }
 
 TEST(Config, DescribeListsEffectiveValues) {
