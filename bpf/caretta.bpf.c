@@ -140,6 +140,10 @@ static __always_inline void count(__u32 which) {
   if (value) *value += 1;
 }
 
+static __always_inline void count_opened(__u8 role) {
+  count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+}
+
 /* Field reads below are direct loads through BTF pointers (CO-RE relocated by
  * vmlinux.h's preserve_access_index), not bpf_probe_read calls: this hook runs on
  * every TCP state change, so each helper call saved matters. */
@@ -186,6 +190,12 @@ static __always_inline bool fin_sent_in(int state) {
 
 static __always_inline bool is_self_scrape(__u32 netns, __u16 lport) {
   return self_port && lport == self_port && netns == self_netns;
+}
+
+/* Loopback (unless tracked) and scrapes of the agent's own port never become links. */
+static __always_inline bool not_mapped(const struct sock *sk, __u16 family, __u32 netns,
+                                       __u16 lport) {
+  return (!track_loopback && is_loopback(sk, family)) || is_self_scrape(netns, lport);
 }
 
 /*
@@ -320,11 +330,9 @@ static __always_inline int on_established(struct sock *sk, int oldstate) {
   if (info && (!info->closed || !info->reconnected)) return 0; /* the agent's own, or done */
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
-  if (!track_loopback && is_loopback(sk, family)) return 0;
-  if (is_self_scrape(netns_of(sk), local_port(tp))) return 0;
+  if (not_mapped(sk, family, netns_of(sk), local_port(tp))) return 0;
   __u8 role = oldstate == TCP_SYN_SENT ? CARETTA_ROLE_CLIENT : CARETTA_ROLE_SERVER;
-  info = start_tracking(sk, tp, role, true);
-  if (info) count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  if (start_tracking(sk, tp, role, true)) count_opened(role);
   return 0;
 }
 
@@ -498,8 +506,7 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
   }
   __u8 role = info ? info->role : role_of(sk, netns, lport);
   count(CARETTA_CNT_CLOSED);
-  if (!info)
-    count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+  if (!info) count_opened(role);
   /* A socket user space never heard of (never listed) folds per link. */
   if (unheard && (role == CARETTA_ROLE_SERVER || aggregate_client_closes) &&
       aggregate_close(sk, tp, info, role, false, family, netns, lport, oldstate))
@@ -597,10 +604,9 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
   }
   if (info && info->closed && !info->reconnected) return 0; /* closing, or gone */
   if (!info || info->closed) {
-    if (!track_loopback && is_loopback(sk, family)) return 0;
     __u32 netns = netns_of(sk);
     __u16 lport = local_port(tp);
-    if (is_self_scrape(netns, lport)) return 0;
+    if (not_mapped(sk, family, netns, lport)) return 0;
     __u8 role = role_of(sk, netns, lport);
     info = start_tracking(sk, tp, role, adopting);
     if (!info) return 0;
@@ -609,7 +615,7 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
     if (adopting)
       count(CARETTA_CNT_ADOPTED);
     else
-      count(role == CARETTA_ROLE_CLIENT ? CARETTA_CNT_OPENED_CLIENT : CARETTA_CNT_OPENED_SERVER);
+      count_opened(role);
     /* Listed from the next poll on. Listed now, it could race its own close on
      * another CPU that saw no storage yet and folded the whole socket; a poll later
      * that close has long set TCP_CLOSE, or it finds this storage and claims it. */
@@ -661,10 +667,9 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   }
   struct sock_info *known = bpf_sk_storage_get(&sockets, sk, NULL, 0);
   if (known && !known->closed) return 0; /* already tracked */
-  if (!track_loopback && is_loopback(sk, family)) return 0;
   __u32 netns = netns_of(sk);
   __u16 lport = local_port(tp);
-  if (is_self_scrape(netns, lport)) return 0;
+  if (not_mapped(sk, family, netns, lport)) return 0;
   if (start_tracking(sk, tp, role_of(sk, netns, lport), true)) count(CARETTA_CNT_ADOPTED);
   return 0;
 }

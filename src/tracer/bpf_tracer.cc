@@ -2,8 +2,10 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -47,6 +49,17 @@ std::uint32_t RoundUpPow2(std::uint32_t v) {
   std::uint32_t p = 4096;
   while (p < v && p < (1u << 30)) p <<= 1;
   return p;
+}
+
+// Runs an iterator that only has effects in the kernel (adoption) to its end.
+bool RunIterator(int link_fd) {
+  Fd fd(bpf_iter_create(link_fd));
+  if (fd.get() < 0) return false;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+  }
+  return n == 0;
 }
 
 // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
@@ -110,12 +123,13 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
                       "iter/task_file + bpf_sock_from_file and iter/bpf_sk_storage_map "
                       "support (Linux >= 5.11)");
   }
-  skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
-  if (!skel_->links.on_state_change) {
+  auto fail = [this](const std::string& what) {
     int e = errno;
     caretta_bpf__destroy(skel_);
-    throw TracerError("cannot attach tp_btf/inet_sock_set_state: " + Errno(e));
-  }
+    throw TracerError(what + ": " + Errno(e));
+  };
+  skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
+  if (!skel_->links.on_state_change) fail("cannot attach tp_btf/inet_sock_set_state");
   {
     // The sk_storage iterator walks one map, named at attach time. It is the
     // listing with storage from the open, and completes a full listing otherwise.
@@ -124,35 +138,19 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
                         .link_info_len = sizeof(info));
     skel_->links.dump_sockets = bpf_program__attach_iter(skel_->progs.dump_sockets, &opts);
-    if (!skel_->links.dump_sockets) {
-      int e = errno;
-      caretta_bpf__destroy(skel_);
-      throw TracerError("cannot create iter/bpf_sk_storage_map: " + Errno(e));
-    }
+    if (!skel_->links.dump_sockets) fail("cannot create iter/bpf_sk_storage_map");
   }
   if (from_open_) {
     skel_->links.adopt_sockets = bpf_program__attach_iter(skel_->progs.adopt_sockets, nullptr);
-    if (!skel_->links.adopt_sockets) {
-      int e = errno;
-      caretta_bpf__destroy(skel_);
-      throw TracerError("cannot create iter/tcp: " + Errno(e));
-    }
+    if (!skel_->links.adopt_sockets) fail("cannot create iter/tcp");
   } else {
     skel_->links.dump_task_sockets =
         bpf_program__attach_iter(skel_->progs.dump_task_sockets, nullptr);
-    if (!skel_->links.dump_task_sockets) {
-      int e = errno;
-      caretta_bpf__destroy(skel_);
-      throw TracerError("cannot create iter/task_file: " + Errno(e));
-    }
+    if (!skel_->links.dump_task_sockets) fail("cannot create iter/task_file");
   }
   ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.closed_events), &BpfTracer::OnRingRecord, this,
                            nullptr);
-  if (!ring_) {
-    int e = errno;
-    caretta_bpf__destroy(skel_);
-    throw TracerError("cannot open the close-event ring buffer: " + Errno(e));
-  }
+  if (!ring_) fail("cannot open the close-event ring buffer");
   {
     // Array elements are laid out 8-byte aligned; the mapping covers whole pages.
     std::size_t stride = (sizeof(caretta_close_cache) + 7) & ~std::size_t{7};
@@ -269,10 +267,9 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   // Order matters: the BPF side submits a socket's close record before it marks the
   // socket closed, so a socket the iterator no longer lists has its record in the
   // ring by the time we drain it below. Idle sockets are not listed; after a lost
-  // close record one complete listing lets the tracker forget sockets that are gone.
+  // close record (ring full) or a state change the kernel skipped, one complete
+  // listing lets the tracker forget sockets that are gone.
   PollStats stats;
-  // A lost close record (ring full) or a state change the kernel skipped asks for
-  // one complete listing, so that the tracker can forget sockets that are gone.
   std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   std::uint64_t missed = MissedStateChanges();
   const bool want_complete = drops != ring_drops_seen_ || missed != missed_seen_;
@@ -319,23 +316,23 @@ ConnectionDelta BpfTracer::FoldedDelta(const caretta_close_key& key, const Close
   caretta_conn raw{};
   std::memcpy(raw.laddr, key.laddr, 16);
   std::memcpy(raw.raddr, key.raddr, 16);
-  raw.family = (key.flags & CARETTA_CLOSE_IPV6) ? 10 : 2;
+  raw.family = (key.flags & CARETTA_CLOSE_IPV6) ? AF_INET6 : AF_INET;
   raw.role = key.role;
   raw.netns = key.netns;
   raw.cgroup_id = key.cgroup_id;
   raw.kind = (key.flags & CARETTA_CLOSE_FAILED) ? CARETTA_RECORD_FAILED : CARETTA_RECORD_CLOSED;
-  raw.state = 7;  // TCP_CLOSE
+  raw.state = TCP_CLOSE;
   // The server's port is the link's; a client's own (ephemeral) port is not kept.
   if (key.role == CARETTA_ROLE_SERVER)
     raw.lport = key.server_port;
   else
     raw.rport = key.server_port;
+  raw.bytes_acked = delta.sent;  // the FIN is already out (no fin_* flags)
+  raw.bytes_received = delta.received;
+  raw.retransmits = delta.retransmits;
   ConnectionDelta d;
   d.socket = FromRaw(raw);
   d.socket.cookie = tracker_.MakeUnlistedCookie();
-  d.socket.bytes_sent = delta.sent;
-  d.socket.bytes_received = delta.received;
-  d.socket.retransmits = delta.retransmits;
   d.sent = delta.sent;
   d.received = delta.received;
   d.retransmits = delta.retransmits;
@@ -356,14 +353,8 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
     // One walk of every process: sockets found while `adopting` is set count from now.
     skel_->bss->adopting = 1;
     ++skel_->bss->poll_gen;
-    Fd fd(bpf_iter_create(bpf_link__fd(skel_->links.dump_task_sockets)));
-    if (fd.get() < 0) {
-      spdlog::warn("tracer: cannot create the task iterator for adoption: {}", Errno(errno));
-    } else {
-      char buf[4096];
-      while (read(fd.get(), buf, sizeof buf) > 0) {
-      }
-    }
+    if (!RunIterator(bpf_link__fd(skel_->links.dump_task_sockets)))
+      spdlog::warn("tracer: the adoption walk failed: {}", Errno(errno));
     skel_->bss->adopting = 0;
     std::uint64_t adopted = ReadCounter(CARETTA_CNT_ADOPTED) - before;
     spdlog::info("tracer: adopted {} already-open sockets (walk of every process)", adopted);
@@ -377,14 +368,8 @@ std::uint64_t BpfTracer::AdoptExisting(const std::vector<std::string>& netns_pat
         path,
         [&] {
           // iter/tcp walks the namespace that is current when the iterator is created.
-          Fd fd(bpf_iter_create(link_fd));
-          if (fd.get() < 0) {
-            spdlog::warn("tracer: cannot create iter/tcp in {}: {}", path, Errno(errno));
-            return;
-          }
-          char buf[4096];
-          while (read(fd.get(), buf, sizeof buf) > 0) {
-          }
+          if (!RunIterator(link_fd))
+            spdlog::warn("tracer: iter/tcp failed in {}: {}", path, Errno(errno));
         },
         &error);
     if (ok) {

@@ -81,18 +81,9 @@ void ConnectionTracker::Live(const SocketSnapshot& s, const Sink& sink) {
   sink(Advance(s));
 }
 
-void ConnectionTracker::Closed(const SocketSnapshot& s, const Sink& sink) {
-  if (s.cookie == 0) {
-    ConnectionDelta d;
-    d.socket = s;
-    d.socket.cookie = MakeUnlistedCookie();
-    d.opened = true;
-    d.sent = s.bytes_sent;
-    d.received = s.bytes_received;
-    d.retransmits = s.retransmits;
-    sink(d);
-    return;
-  }
+void ConnectionTracker::Closed(const SocketSnapshot& record, const Sink& sink) {
+  SocketSnapshot s = record;
+  if (s.cookie == 0) s.cookie = MakeUnlistedCookie();      // never listed: a fresh socket
   if (!closed_this_poll_.insert(s.cookie).second) return;  // duplicate final record
   ConnectionDelta d = Advance(s);
   last_.erase(s.cookie);
