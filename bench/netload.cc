@@ -5,6 +5,9 @@
 //   caretta_netload serve --addr IP[,IP...] --port P [--ports K] [--max-seconds S]
 //   caretta_netload rr    --addr IP --port P [--seconds S] [--msg B] [--max-tx N]
 //   caretta_netload crr   --addr IP --port P [--seconds S] [--msg B] [--max-tx N]
+//   (rr and crr also take --counter-file PATH: an existing file of at least 8 bytes
+//   that gets the running transaction count, a native uint64, after every
+//   transaction, so a benchmark can read rates over windows shorter than a run)
 //   caretta_netload hold  --server-ns PATH --client-ns PATH --addr IP[,IP...] --port P
 //                         [--ports K] --conns N [--max-seconds S]
 //
@@ -20,6 +23,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +31,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,8 +44,7 @@
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 [[noreturn]] void Die(const std::string& what) {
@@ -186,6 +190,15 @@ int Client(const Args& a, bool crr) {
   auto msg = static_cast<std::size_t>(a.Num("msg", 64));
   std::vector<char> req(msg, 'q'), resp(msg);
   long long tx = 0, errors = 0;
+  std::atomic<std::uint64_t>* shared_count = nullptr;
+  if (std::string path = a.Get("counter-file"); !path.empty()) {
+    int cfd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (cfd < 0) Die("open " + path);
+    void* m = mmap(nullptr, sizeof(std::uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+    if (m == MAP_FAILED) Die("mmap " + path);
+    close(cfd);
+    shared_count = static_cast<std::atomic<std::uint64_t>*>(m);
+  }
   double start = Now(), end = start + seconds;
   double now = start;
   int fd = -1;
@@ -208,6 +221,8 @@ int Client(const Args& a, bool crr) {
       fd = -1;
     } else {
       ++tx;
+      if (shared_count)
+        shared_count->store(static_cast<std::uint64_t>(tx), std::memory_order_relaxed);
       if (crr) {
         close(fd);
         fd = -1;

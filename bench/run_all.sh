@@ -3,13 +3,15 @@
 #
 #   bash bench/run_all.sh [BUILD_DIR]        (default: build; needs root for BPF + netns)
 #
-# Tracer benchmarks (this script, < 10 minutes): bench/results/tracer.md
+# Tracer benchmarks (this script, < 15 minutes): bench/results/tracer.md
 #   (a) in-kernel CPU share of the agent vs empty floors, RR and CRR
-#   (b) RR / CRR transaction rates with and without the agent, interleaved pairs
+#   (b) RR / CRR transaction rates with and without the agent: the hook switched
+#       every 100 ms under one long run (decides), and whole-agent interleaved pairs
 #   (c) poll CPU and RSS at 1k / 10k / 100k tracked connections
 # Then, if present, bench/k8s/run.sh and bench/demo/run.sh (owned by other work streams).
 #
 # Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (12), BENCH_SHARE_RUNS (5),
+# BENCH_SWITCHED_SECONDS (40, per mode and once more for the control),
 # BENCH_CONNS (1000,10000,100000), BENCH_AGENT (path of the agent binary; default
 # BUILD_DIR/caretta, "inprocess" = the caretta_tracer library inside the benchmark),
 # BENCH_PARTS ("tracer k8s demo": which parts to run), BENCH_DEMO_SECONDS (40) and
@@ -24,6 +26,7 @@ BUILD="${1:-build}"
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 SECONDS_PER_RUN="${BENCH_SECONDS:-3}"
 PAIRS="${BENCH_PAIRS:-12}"
+SWITCHED_SECONDS="${BENCH_SWITCHED_SECONDS:-40}"
 SHARE_RUNS="${BENCH_SHARE_RUNS:-5}"
 CONNS="${BENCH_CONNS:-1000,10000,100000}"
 RESULTS="$ROOT/bench/results"
@@ -70,16 +73,16 @@ run_tracer_benchmarks() {
     echo "- Machine: shared with other builds/tests while measuring; every figure is a ratio or"
     echo "  share against a baseline measured in the same run, with its spread."
     echo "- Reproduce (as root): \`make bench\`, or"
-    echo "  \`BENCH_SECONDS=$SECONDS_PER_RUN BENCH_PAIRS=$PAIRS BENCH_SHARE_RUNS=$SHARE_RUNS BENCH_CONNS=$CONNS bash bench/run_all.sh build\`"
-    echo "  - (a)+(b): \`build/bench/caretta_bench_overhead --netload build/bench/caretta_netload ${agent_args[*]/#$BUILD/build} --seconds $SECONDS_PER_RUN --pairs $PAIRS --share-runs $SHARE_RUNS\`"
+    echo "  \`BENCH_SECONDS=$SECONDS_PER_RUN BENCH_PAIRS=$PAIRS BENCH_SHARE_RUNS=$SHARE_RUNS BENCH_SWITCHED_SECONDS=$SWITCHED_SECONDS BENCH_CONNS=$CONNS bash bench/run_all.sh build\`"
+    echo "  - (a)+(b): \`build/bench/caretta_bench_overhead --netload build/bench/caretta_netload ${agent_args[*]/#$BUILD/build} --seconds $SECONDS_PER_RUN --pairs $PAIRS --share-runs $SHARE_RUNS --switched-seconds $SWITCHED_SECONDS\`"
     echo "  - (c): \`build/bench/caretta_bench_poll --netload build/bench/caretta_netload --conns $CONNS\`"
     echo
   } >"$TMP_MD"
 
   echo "== tracer: overhead (a) + (b)" >&2
-  if ! timeout --kill-after=15 420 "$BUILD/bench/caretta_bench_overhead" --netload "$netload" \
+  if ! timeout --kill-after=15 720 "$BUILD/bench/caretta_bench_overhead" --netload "$netload" \
       "${agent_args[@]}" --seconds "$SECONDS_PER_RUN" --pairs "$PAIRS" \
-      --share-runs "$SHARE_RUNS" >>"$TMP_MD"; then
+      --share-runs "$SHARE_RUNS" --switched-seconds "$SWITCHED_SECONDS" >>"$TMP_MD"; then
     echo "FAILED: caretta_bench_overhead" >&2
     echo -e "\n**caretta_bench_overhead failed in this run (see the console log).**\n" >>"$TMP_MD"
     status=1

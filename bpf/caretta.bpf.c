@@ -575,13 +575,14 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
   struct file *file = ctx->file;
   struct task_struct *task = ctx->task;
   if (!file || !task) return 0;
+  /* The agent's own files (BPF objects mostly) before any read of the file. */
+  __u32 tgid = task->tgid;
+  if (self_tgid && tgid == self_tgid) return 0;
   __u64 fops = (__u64)file->f_op;
   if (socket_fops && fops != socket_fops) return 0;
   struct socket *sock = bpf_sock_from_file(file);
   if (!sock) return 0;
   if (!socket_fops) socket_fops = fops;
-  __u32 tgid = task->tgid;
-  if (self_tgid && tgid == self_tgid) return 0;
   struct sock *sk = sock->sk;
   if (!sk) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);

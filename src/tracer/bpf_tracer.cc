@@ -413,6 +413,22 @@ void BpfTracer::SetAggregateClientCloses(bool on) {
                                               : "recorded one by one (their ports are needed)");
 }
 
+void BpfTracer::SetStateHookAttached(bool attached) {
+  bpf_link*& link = skel_->links.on_state_change;
+  if (attached == (link != nullptr)) return;
+  if (!attached) {
+    int err = bpf_link__destroy(link);
+    link = nullptr;
+    if (err) spdlog::warn("tracer: detaching the state-change hook: {}", Errno(err));
+    return;
+  }
+  link = bpf_program__attach(skel_->progs.on_state_change);
+  if (!link) {
+    int e = errno;
+    throw TracerError("cannot attach tp_btf/inet_sock_set_state: " + Errno(e));
+  }
+}
+
 std::uint64_t BpfTracer::TrackedSockets() const {
   return __atomic_load_n(&skel_->bss->tracked_sockets, __ATOMIC_RELAXED);
 }

@@ -98,6 +98,11 @@ class BpfTracer {
   std::uint64_t MissedStateChanges() const;
   // See TracerConfig::aggregate_client_closes; takes effect at once.
   void SetAggregateClientCloses(bool on);
+  // Detaches (false) or re-attaches (true) the state-change hook. While detached
+  // the kernel runs nothing of ours per connection and closes go unseen: this is
+  // for measuring the hook's cost by switching it under load (bench/overhead.cc),
+  // which a whole agent's start-up is too slow for. Throws TracerError.
+  void SetStateHookAttached(bool attached);
   std::uint64_t CloseCacheTornReads() const {
     return close_cache_ ? close_cache_->torn_reads() : 0;
   }

@@ -278,6 +278,21 @@ TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
   CloseAndExpectExact(c, 1234, 99);
 }
 
+TEST_F(TracerTest, DetachedHookSeesNothingAndReattachedCountsExactly) {
+  tracer_->SetStateHookAttached(false);
+  const auto before = tracer_->ReadCounters();
+  auto [unused_port, unseen_port] = Exchange(false, 10, 20, SendMethod::kSend);
+  Poll();
+  Poll();
+  EXPECT_EQ(Client(unseen_port), nullptr) << "a connection made while detached was reported";
+  EXPECT_EQ(Server(unseen_port), nullptr) << "a connection made while detached was reported";
+  EXPECT_EQ(tracer_->ReadCounters()[CARETTA_CNT_CLOSED], before[CARETTA_CNT_CLOSED]);
+  tracer_->SetStateHookAttached(true);
+  tracer_->SetStateHookAttached(true);  // idempotent
+  auto [client_port, sport] = Exchange(false, 300, 4000, SendMethod::kSend);
+  ExpectExact(sport, 300, 4000);
+}
+
 TEST_F(TracerTest, RefusedConnectIsCountedAsFailed) {
   const std::string ip = net_->host(1).ipv4;
   auto before = tracer_->ReadCounters();
