@@ -115,9 +115,10 @@ Agent::Agent(Config config)
   }
   tracer_ = std::make_unique<tracer::BpfTracer>(tc);
   tracer_->AdoptExisting([&] {
-    std::vector<std::string> paths;
-    for (const auto& ns : common::EnumerateNetns(config_.host_proc, config_.netns_dir, true))
-      paths.push_back(ns.path);
+    std::vector<std::string> paths;  // the task walk finds every socket without them
+    if (tracer_->discovery() == tracer::Discovery::kOpen)
+      for (const auto& ns : common::EnumerateNetns(config_.host_proc, config_.netns_dir, true))
+        paths.push_back(ns.path);
     return paths;
   }());
 
@@ -242,8 +243,7 @@ void Agent::PollOnce() {
   // Sockets are folded into per-link sums as they stream in: memory follows the
   // number of links, not of sockets.
   std::map<links::LinkKey, links::LinkDelta> per_link;
-  std::vector<tracer::ConnectionDelta> held, awaiting = std::move(awaiting_dns_);
-  awaiting_dns_.clear();
+  std::vector<tracer::ConnectionDelta> held, awaiting = std::exchange(awaiting_dns_, {});
   auto fold = [&](const tracer::ConnectionDelta& d, bool may_wait) {
     if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !d.socket.closed)
       return;
@@ -274,8 +274,10 @@ void Agent::PollOnce() {
   if (polls_++ == 0)
     spdlog::info("agent: first poll done ({} sockets listed), ready", stats.listed);
   ready_ = true;
-  spdlog::debug("agent: poll {} took {:.3f} ms, {} sockets listed, {} closed, {} links changed",
-                polls_.load(), took * 1000, stats.listed, stats.closed, deltas.size());
+  spdlog::debug(
+      "agent: poll {} took {:.3f} ms, {} sockets listed, {} closed, {} folded closes, {} links "
+      "changed",
+      polls_.load(), took * 1000, stats.listed, stats.closed, stats.folded, deltas.size());
 }
 
 exporter::AgentStatus Agent::Status() const {

@@ -1,7 +1,6 @@
 // Reverse lookups against one chosen DNS server with c-ares: getnameinfo() can only
 // ask the system resolver, and the demo's outside world has its own server.
 #include <ares.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 

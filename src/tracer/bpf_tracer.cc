@@ -65,13 +65,14 @@ bool RunIterator(int link_fd) {
 // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
 constexpr std::string_view kInitialPidNs = "pid:[4026531836]";
 
-}  // namespace
-
+// True when this process runs in the host's (initial) PID namespace.
 bool InInitialPidNamespace() {
   char buf[64];
   ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf);
   return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)) == kInitialPidNs;
 }
+
+}  // namespace
 
 std::string_view CounterName(int index) {
   return index >= 0 && index < CARETTA_CNT_MAX ? kCounterNames[index] : "unknown";
@@ -125,6 +126,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   }
   auto fail = [this](const std::string& what) {
     int e = errno;
+    ring_buffer__free(ring_);  // null-safe: not created yet on the earlier steps
     caretta_bpf__destroy(skel_);
     throw TracerError(what + ": " + Errno(e));
   };
@@ -152,20 +154,15 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
                            nullptr);
   if (!ring_) fail("cannot open the close-event ring buffer");
   {
-    // Array elements are laid out 8-byte aligned; the mapping covers whole pages.
-    std::size_t stride = (sizeof(caretta_close_cache) + 7) & ~std::size_t{7};
-    std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    close_cache_bytes_ = (stride * static_cast<std::size_t>(ncpus_) + page - 1) / page * page;
+    // Array elements are laid out 8-byte aligned, so one per struct here; the
+    // mapping covers whole pages.
     static_assert(sizeof(caretta_close_cache) % 8 == 0, "stride must equal the struct size");
+    std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    close_cache_bytes_ =
+        (sizeof(caretta_close_cache) * static_cast<std::size_t>(ncpus_) + page - 1) / page * page;
     close_cache_map_ = mmap(nullptr, close_cache_bytes_, PROT_READ, MAP_SHARED,
                             bpf_map__fd(skel_->maps.close_cache), 0);
-    if (close_cache_map_ == MAP_FAILED) {
-      int e = errno;
-      close_cache_map_ = nullptr;
-      ring_buffer__free(ring_);
-      caretta_bpf__destroy(skel_);
-      throw TracerError("cannot map the close cache: " + Errno(e));
-    }
+    if (close_cache_map_ == MAP_FAILED) fail("cannot map the close cache");
     close_cache_ = std::make_unique<CloseCache>(close_cache_map_, ncpus_);
   }
   probe_info_.state_hook = "tp_btf/inet_sock_set_state";

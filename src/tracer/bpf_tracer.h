@@ -43,9 +43,6 @@ struct TracerConfig {
   bool aggregate_client_closes = true;
 };
 
-// True when this process runs in the host's (initial) PID namespace.
-bool InInitialPidNamespace();
-
 // Thrown when the kernel lacks something the tracer needs; the message names it.
 class TracerError : public std::runtime_error {
  public:
@@ -103,10 +100,9 @@ class BpfTracer {
   // for measuring the hook's cost by switching it under load (bench/overhead.cc),
   // which a whole agent's start-up is too slow for. Throws TracerError.
   void SetStateHookAttached(bool attached);
-  std::uint64_t CloseCacheTornReads() const {
-    return close_cache_ ? close_cache_->torn_reads() : 0;
-  }
   const ProbeInfo& probe_info() const { return probe_info_; }
+  // kTasks or kOpen: what kAuto chose.
+  Discovery discovery() const { return from_open_ ? Discovery::kOpen : Discovery::kTasks; }
   const ConnectionTracker::Stats& tracker_stats() const { return tracker_.stats(); }
 
  private:

@@ -83,8 +83,10 @@ void ConnectionTracker::Live(const SocketSnapshot& s, const Sink& sink) {
 
 void ConnectionTracker::Closed(const SocketSnapshot& record, const Sink& sink) {
   SocketSnapshot s = record;
-  if (s.cookie == 0) s.cookie = MakeUnlistedCookie();      // never listed: a fresh socket
-  if (!closed_this_poll_.insert(s.cookie).second) return;  // duplicate final record
+  if (s.cookie == 0)
+    s.cookie = MakeUnlistedCookie();  // never listed: a fresh socket, never a duplicate
+  else if (!closed_this_poll_.insert(s.cookie).second)
+    return;  // duplicate final record
   ConnectionDelta d = Advance(s);
   last_.erase(s.cookie);
   sink(d);
