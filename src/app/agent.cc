@@ -101,6 +101,9 @@ Agent::Agent(Config config)
   http_->Start();
 
   tracer::TracerConfig tc;
+  // Client closes keep their ports until it is known below whether Service NAT must
+  // be undone from them: folded before that, they would lose it.
+  tc.aggregate_client_closes = false;
   tc.max_connections = config_.max_connections;
   tc.ringbuf_bytes = config_.ringbuf_kib * 1024;
   tc.track_loopback = config_.track_loopback;
