@@ -101,6 +101,10 @@ enum owner {
 };
 
 static __always_inline bool claim(struct sock_info *info, __u64 as) {
+  /* The owner leaves OWNER_NONE once: after that, a plain read decides (every poll
+   * lists each tracked socket, so the locked compare-and-swap is for the first). */
+  __u64 cur = *(volatile __u64 *)&info->owner;
+  if (cur != OWNER_NONE) return cur == as;
   __u64 prev = __sync_val_compare_and_swap(&info->owner, OWNER_NONE, as);
   return prev == OWNER_NONE || prev == as;
 }
@@ -138,6 +142,11 @@ struct {
 static __always_inline void count(__u32 which) {
   __u64 *value = bpf_map_lookup_elem(&counters, &which);
   if (value) *value += 1;
+}
+
+/* A socket's storage, if any: most sockets have none, and then no helper is called. */
+static __always_inline struct sock_info *storage_of(struct sock *sk) {
+  return sk->sk_bpf_storage ? bpf_sk_storage_get(&sockets, sk, NULL, 0) : NULL;
 }
 
 static __always_inline void count_opened(__u8 role) {
@@ -188,14 +197,22 @@ static __always_inline bool fin_sent_in(int state) {
          state == TCP_LAST_ACK || state == TCP_TIME_WAIT;
 }
 
+/* Our FIN is out and acked: it takes one sequence number, so bytes_acked includes it. */
+static __always_inline bool fin_acked_in(const struct tcp_sock *tp, int state) {
+  return fin_sent_in(state) && tp->snd_una == tp->write_seq;
+}
+
 static __always_inline bool is_self_scrape(__u32 netns, __u16 lport) {
   return self_port && lport == self_port && netns == self_netns;
 }
 
-/* Loopback (unless tracked) and scrapes of the agent's own port never become links. */
-static __always_inline bool not_mapped(const struct sock *sk, __u16 family, __u32 netns,
-                                       __u16 lport) {
-  return (!track_loopback && is_loopback(sk, family)) || is_self_scrape(netns, lport);
+/* Loopback (unless tracked) and scrapes of the agent's own port never become links:
+ * returns the counter that says why, 0 for a socket that is mapped. */
+static __always_inline __u32 not_mapped(const struct sock *sk, __u16 family, __u32 netns,
+                                        __u16 lport) {
+  if (!track_loopback && is_loopback(sk, family)) return CARETTA_CNT_LOOPBACK;
+  if (is_self_scrape(netns, lport)) return CARETTA_CNT_SELF;
+  return 0;
 }
 
 /*
@@ -213,15 +230,16 @@ static __always_inline __u8 role_of(const struct sock *sk, __u32 netns, __u16 lp
   return CARETTA_ROLE_CLIENT;
 }
 
-static __always_inline void remember_zero_backlog_listener(const struct sock *sk, __u16 port) {
-  struct listen_key key = {.netns = netns_of(sk), .port = port};
+static __always_inline void remember_zero_backlog_listener(const struct sock *sk) {
+  if (sk->sk_max_ack_backlog) return;
+  struct listen_key key = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
   __u8 one = 1;
   if (bpf_map_update_elem(&listen_ports, &key, &one, BPF_NOEXIST) == 0)
     __sync_fetch_and_add(&zero_backlog_listeners, 1);
 }
 
-static __always_inline void forget_zero_backlog_listener(const struct sock *sk, __u16 port) {
-  struct listen_key key = {.netns = netns_of(sk), .port = port};
+static __always_inline void forget_zero_backlog_listener(const struct sock *sk) {
+  struct listen_key key = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
   if (bpf_map_delete_elem(&listen_ports, &key) == 0)
     __sync_fetch_and_add(&zero_backlog_listeners, -1);
 }
@@ -251,16 +269,33 @@ static __always_inline void fill_tuple(struct caretta_conn *rec, const struct so
  * guess must not wrap to 2^64). */
 static __always_inline __u64 since(__u64 now, __u64 base) { return now > base ? now - base : 0; }
 
-/* Counters since tracking began, with the FIN accounting user space needs. */
+/* Where a socket's counters start for us: where tracking began, or for a socket
+ * nobody tracked, its open (the SYN). */
+struct baselines {
+  __u64 acked;
+  __u64 received;
+  __u32 retrans;
+};
+
+static __always_inline struct baselines baselines_of(const struct sock_info *info, __u8 role) {
+  struct baselines b = {.acked = syn_baseline(role)};
+  if (info) {
+    b.acked = info->base_acked;
+    b.received = info->base_received;
+    b.retrans = info->base_retrans;
+  }
+  return b;
+}
+
+/* Counters since the baselines, with the FIN accounting user space needs; `state`
+ * is the socket's (or, at close, its previous) state. */
 static __always_inline void fill_counters(struct caretta_conn *rec, const struct sock *sk,
-                                          const struct tcp_sock *tp, __u64 base_acked,
-                                          __u64 base_received, __u32 base_retrans,
-                                          bool fin_sent) {
-  rec->bytes_acked = since(tp->bytes_acked, base_acked);
-  rec->bytes_received = since(tp->bytes_received, base_received);
-  rec->retransmits = since(tp->total_retrans, base_retrans);
-  /* The FIN takes one sequence number; once acked, bytes_acked includes it. */
-  rec->fin_acked = fin_sent && tp->snd_una == tp->write_seq;
+                                          const struct tcp_sock *tp, struct baselines base,
+                                          int state) {
+  rec->bytes_acked = since(tp->bytes_acked, base.acked);
+  rec->bytes_received = since(tp->bytes_received, base.received);
+  rec->retransmits = since(tp->total_retrans, base.retrans);
+  rec->fin_acked = fin_acked_in(tp, state);
   rec->fin_received = fin_received(sk);
 }
 
@@ -285,7 +320,7 @@ static __always_inline struct sock_info *start_tracking(struct sock *sk,
      * that taking it out again at close is right. */
     const struct sock *s = (const struct sock *)tp;
     __u64 acked = tp->bytes_acked, received = tp->bytes_received;
-    bool fin_out = fin_sent_in(s->__sk_common.skc_state) && tp->snd_una == tp->write_seq;
+    bool fin_out = fin_acked_in(tp, s->__sk_common.skc_state);
     info->base_acked = fin_out && acked ? acked - 1 : acked;
     info->base_received = fin_received(s) && received ? received - 1 : received;
     info->base_retrans = tp->total_retrans;
@@ -305,12 +340,10 @@ static __always_inline void stop_tracking(struct sock_info *info) {
 /* The agent's own connections: marked at connect (the only moment the connecting
  * process is current), so their close is recognised. Rare: storage cost is fine. */
 static __always_inline int on_connect(struct sock *sk) {
-  if (sk->sk_bpf_storage) {
-    /* A socket connecting again after a failed connect: its old, closed storage
-     * may be tracked afresh. Anywhere else, closed storage stays closed. */
-    struct sock_info *old = bpf_sk_storage_get(&sockets, sk, NULL, 0);
-    if (old && old->closed) old->reconnected = 1;
-  }
+  /* A socket connecting again after a failed connect: its old, closed storage may
+   * be tracked afresh. Anywhere else, closed storage stays closed. */
+  struct sock_info *old = storage_of(sk);
+  if (old && old->closed) old->reconnected = 1;
   if (!self_tgid || (bpf_get_current_pid_tgid() >> 32) != self_tgid) return 0;
   struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
   if (!info) return 0;
@@ -326,7 +359,7 @@ static __always_inline int on_established(struct sock *sk, int oldstate) {
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
-  struct sock_info *info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  struct sock_info *info = storage_of(sk);
   if (info && (!info->closed || !info->reconnected)) return 0; /* the agent's own, or done */
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
   if (!tp) return 0;
@@ -355,13 +388,7 @@ static __always_inline void emit(struct sock *sk, const struct tcp_sock *tp,
     rec->cookie = info->cookie;
     rec->pid = info->pid;
   }
-  if (kind == CARETTA_RECORD_CLOSED) {
-    if (info)
-      fill_counters(rec, sk, tp, info->base_acked, info->base_received, info->base_retrans,
-                    fin_sent_in(oldstate));
-    else
-      fill_counters(rec, sk, tp, syn_baseline(role), 0, 0, fin_sent_in(oldstate));
-  }
+  if (kind == CARETTA_RECORD_CLOSED) fill_counters(rec, sk, tp, baselines_of(info, role), oldstate);
   /* Wake the reader only when the buffer fills up; it also drains on a short timer. */
   __u64 avail = bpf_ringbuf_query(&closed_events, BPF_RB_AVAIL_DATA);
   bpf_ringbuf_submit(rec, avail > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
@@ -439,13 +466,10 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
   if (!failed) {
     /* Never listed: counters from the baselines on (the SYN, or where tracking
      * began); the FIN is taken out here. */
-    bool fin_out = fin_sent_in(oldstate) && tp->snd_una == tp->write_seq;
-    __u64 base_acked = (info ? info->base_acked : syn_baseline(role)) + fin_out;
-    __u64 base_received = (info ? info->base_received : 0) + (fin_received(sk) ? 1 : 0);
-    __u32 base_retrans = info ? info->base_retrans : 0;
-    slot->sent += since(tp->bytes_acked, base_acked);
-    slot->received += since(tp->bytes_received, base_received);
-    slot->retransmits += since(tp->total_retrans, base_retrans);
+    struct baselines base = baselines_of(info, role);
+    slot->sent += since(tp->bytes_acked, base.acked + fin_acked_in(tp, oldstate));
+    slot->received += since(tp->bytes_received, base.received + (fin_received(sk) ? 1 : 0));
+    slot->retransmits += since(tp->total_retrans, base.retrans);
   }
   slot->sockets += 1;
   COMPILER_BARRIER();
@@ -457,7 +481,7 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
 static __always_inline int on_close(struct sock *sk, int oldstate) {
   if (oldstate == TCP_LISTEN) {
     if (zero_backlog_listeners && !sk->sk_max_ack_backlog)
-      forget_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+      forget_zero_backlog_listener(sk);
     return 0;
   }
   if (oldstate == TCP_SYN_RECV) return 0; /* an accepted socket that never established */
@@ -465,9 +489,7 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
   __u16 family = sk->__sk_common.skc_family;
   if (family != AF_INET && family != AF_INET6) return 0;
 
-  /* Most sockets closing never had storage: skip the helper call for them. */
-  struct sock_info *info = NULL;
-  if (sk->sk_bpf_storage) info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  struct sock_info *info = storage_of(sk);
   if (info) {
     if (info->self) {
       info->self = 0;
@@ -495,12 +517,9 @@ static __always_inline int on_close(struct sock *sk, int oldstate) {
     return 0;
   }
   if (!info) {
-    if (!track_loopback && is_loopback(sk, family)) {
-      count(CARETTA_CNT_LOOPBACK);
-      return 0;
-    }
-    if (is_self_scrape(netns, lport)) {
-      count(CARETTA_CNT_SELF);
+    __u32 why = not_mapped(sk, family, netns, lport);
+    if (why) {
+      count(why);
       return 0;
     }
   }
@@ -521,8 +540,7 @@ int BPF_PROG(on_state_change, struct sock *sk, int oldstate, int newstate) {
   if (newstate == TCP_CLOSE) return on_close(sk, oldstate);
   if (newstate == TCP_SYN_SENT) return on_connect(sk);
   if (newstate == TCP_ESTABLISHED && track_from_open) return on_established(sk, oldstate);
-  if (newstate == TCP_LISTEN && !sk->sk_max_ack_backlog)
-    remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+  if (newstate == TCP_LISTEN) remember_zero_backlog_listener(sk);
   return 0;
 }
 
@@ -549,8 +567,7 @@ static __always_inline void list_socket(struct seq_file *seq, struct sock *sk,
   rec.netns = netns_of(sk);
   rec.state = sk->__sk_common.skc_state;
   fill_tuple(&rec, sk, family, local_port(tp));
-  fill_counters(&rec, sk, tp, info->base_acked, info->base_received, info->base_retrans,
-                fin_sent_in(rec.state));
+  fill_counters(&rec, sk, tp, baselines_of(info, info->role), rec.state);
   bpf_seq_write(seq, &rec, sizeof(rec));
 }
 
@@ -592,11 +609,10 @@ int dump_task_sockets(struct bpf_iter__task_file *ctx) {
   if (family != AF_INET && family != AF_INET6) return 0;
   int state = sk->__sk_common.skc_state;
   if (state == TCP_LISTEN) {
-    if (!sk->sk_max_ack_backlog) remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+    remember_zero_backlog_listener(sk);
     return 0;
   }
-  struct sock_info *info = NULL;
-  if (sk->sk_bpf_storage) info = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  struct sock_info *info = storage_of(sk);
   if (!is_open_state(state)) {
     /* Closed while a process still holds it, before any listing: its close hook
      * found no storage, or claimed it; either way tracking ends here. */
@@ -663,10 +679,10 @@ int adopt_sockets(struct bpf_iter__tcp *ctx) {
   if (!tp) return 0;
   struct sock *sk = (struct sock *)tp;
   if (state == TCP_LISTEN) {
-    if (!sk->sk_max_ack_backlog) remember_zero_backlog_listener(sk, sk->__sk_common.skc_num);
+    remember_zero_backlog_listener(sk);
     return 0;
   }
-  struct sock_info *known = bpf_sk_storage_get(&sockets, sk, NULL, 0);
+  struct sock_info *known = storage_of(sk);
   if (known && !known->closed) return 0; /* already tracked */
   __u32 netns = netns_of(sk);
   __u16 lport = local_port(tp);
