@@ -230,16 +230,20 @@ static __always_inline __u8 role_of(const struct sock *sk, __u32 netns, __u16 lp
   return CARETTA_ROLE_CLIENT;
 }
 
+/* A listener's port is inet_num while it listens. A listen() without bind() picks
+ * its port only after the state change (0 then): the next task walk remembers it. */
 static __always_inline void remember_zero_backlog_listener(const struct sock *sk) {
-  if (sk->sk_max_ack_backlog) return;
+  if (sk->sk_max_ack_backlog || !sk->__sk_common.skc_num) return;
   struct listen_key key = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
   __u8 one = 1;
   if (bpf_map_update_elem(&listen_ports, &key, &one, BPF_NOEXIST) == 0)
     __sync_fetch_and_add(&zero_backlog_listeners, 1);
 }
 
-static __always_inline void forget_zero_backlog_listener(const struct sock *sk) {
-  struct listen_key key = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
+/* At its close: inet_num already reads 0 there, the port is from inet_sport. */
+static __always_inline void forget_zero_backlog_listener(const struct sock *sk,
+                                                         const struct tcp_sock *tp) {
+  struct listen_key key = {.netns = netns_of(sk), .port = local_port(tp)};
   if (bpf_map_delete_elem(&listen_ports, &key) == 0)
     __sync_fetch_and_add(&zero_backlog_listeners, -1);
 }
@@ -480,8 +484,12 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
 
 static __always_inline int on_close(struct sock *sk, int oldstate) {
   if (oldstate == TCP_LISTEN) {
-    if (zero_backlog_listeners && !sk->sk_max_ack_backlog)
-      forget_zero_backlog_listener(sk);
+    /* Whatever its backlog now: listen() again on a listener changes only the
+     * backlog, no state, so one remembered at backlog 0 may have a larger one. */
+    if (zero_backlog_listeners) {
+      struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+      if (tp) forget_zero_backlog_listener(sk, tp);
+    }
     return 0;
   }
   if (oldstate == TCP_SYN_RECV) return 0; /* an accepted socket that never established */

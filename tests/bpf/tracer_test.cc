@@ -1,11 +1,15 @@
 // The tracer against the real kernel: real TCP between network namespaces, exact
 // byte counts both ways, roles, failures, loopback, IPv6, many short connections.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <map>
 #include <thread>
@@ -250,6 +254,37 @@ TEST_F(TracerTest, RolesRightForAListenerWithBacklogZero) {
   Send(c.client, c.server, 321);
   Send(c.server, c.client, 45);
   CloseAndExpectExact(c, 321, 45);
+}
+
+// listen(fd, 0) then listen(fd, n) changes only the backlog, with no state change:
+// the port remembered for the first call is forgotten at the close all the same, so
+// a later client on that port is a client.
+TEST_F(TracerTest, ReListenedBacklogZeroPortIsForgottenAtClose) {
+  const std::string client_ip = net_->host(0).ipv4;
+  std::uint16_t reused_port = 0;
+  {
+    Socket relistened;
+    net_->RunIn(0, [&] { relistened = testing::Listen(client_ip, 0, /*backlog=*/0); });
+    reused_port = relistened.LocalPort();
+    ASSERT_EQ(listen(relistened.fd(), 16), 0) << std::strerror(errno);
+  }
+  Connection c;
+  const std::string server_ip = net_->host(1).ipv4;
+  net_->RunIn(1, [&] { c.listener = testing::Listen(server_ip); });
+  net_->RunIn(0, [&] { c.client = testing::NewSocket(server_ip); });
+  int one = 1;
+  ASSERT_EQ(setsockopt(c.client.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(reused_port);
+  ASSERT_EQ(inet_pton(AF_INET, client_ip.c_str(), &local.sin_addr), 1);
+  ASSERT_EQ(bind(c.client.fd(), reinterpret_cast<sockaddr*>(&local), sizeof local), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(testing::Connect(c.client, server_ip, c.port()));
+  c.server = testing::Accept(c.listener);
+  Send(c.client, c.server, 12);
+  Send(c.server, c.client, 34);
+  CloseAndExpectExact(c, 12, 34);
 }
 
 // The same connection seen live by a poll before it closes: its final record
