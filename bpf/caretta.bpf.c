@@ -449,12 +449,18 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
   __u32 index = ((mix * 0x9E3779B97F4A7C15ull) >> 32) & (CARETTA_CLOSE_SLOTS - 1);
   __u32 cpu = bpf_get_smp_processor_id();
   struct caretta_close_cache *cache = bpf_map_lookup_elem(&close_cache, &cpu);
-  if (!cache) return false;
+  if (!cache || cache->busy) return false;
+  cache->busy = 1;
+  COMPILER_BARRIER();
   struct caretta_close_slot *slot = &cache->slot[index];
   const __u64 *a = (const __u64 *)&slot->key, *b = (const __u64 *)&key;
   bool same = slot->gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
               a[4] == b[4] && a[5] == b[5];
-  if (!same && slot->gen && !flush_slot(slot, cpu, index)) return false;
+  if (!same && slot->gen && !flush_slot(slot, cpu, index)) {
+    COMPILER_BARRIER();
+    cache->busy = 0;
+    return false;
+  }
 
   __u32 seq = slot->end + 1;
   slot->end = seq;
@@ -478,6 +484,8 @@ static __always_inline bool aggregate_close(struct sock *sk, const struct tcp_so
   slot->sockets += 1;
   COMPILER_BARRIER();
   slot->begin = seq;
+  COMPILER_BARRIER();
+  cache->busy = 0;
   count(CARETTA_CNT_AGGREGATED);
   return true;
 }

@@ -98,6 +98,10 @@ struct caretta_close_slot {
 
 struct caretta_close_cache {
   struct caretta_close_slot slot[CARETTA_CLOSE_SLOTS];
+  /* Set while the program writes this CPU's table: a close in an interrupt that
+   * lands inside it (kernels that do not keep a program from nesting in itself)
+   * goes to the ring buffer instead of tearing a slot. */
+  __u64 busy;
 };
 
 #define CARETTA_SLOT_FLUSH_MAGIC 0x464c5553u /* "FLUS" */
