@@ -15,6 +15,7 @@
 #include "caretta.skel.h"
 #include "common/netns.h"
 #include "spdlog/spdlog.h"
+#include "tracer/preflight.h"
 
 namespace caretta::tracer {
 namespace {
@@ -84,45 +85,55 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
     throw TracerError(
         "kernel BTF (/sys/kernel/btf/vmlinux) is not readable: CO-RE needs "
         "CONFIG_DEBUG_INFO_BTF=y");
-  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, nullptr) != 1)
-    throw TracerError("kernel lacks BPF socket storage (BPF_MAP_TYPE_SK_STORAGE, Linux >= 5.2)");
-  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) != 1)
-    throw TracerError("kernel lacks the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8)");
+  // Without the capabilities every probe below fails too: say so, not that the
+  // kernel lacks features.
+  const Capabilities caps = EffectiveCapabilities();
+  if (auto missing = MissingPrivileges(caps)) throw TracerError(*missing);
+  auto require_map = [&](bpf_map_type type, const char* what) {
+    int r = libbpf_probe_bpf_map_type(type, nullptr);
+    if (r == 1) return;
+    if (r == -EPERM || r == -EACCES)
+      throw TracerError(std::string("cannot create a BPF map to probe for ") + what + " (" +
+                        Errno(r) + "): the process lacks the privileges to use BPF");
+    throw TracerError(std::string("kernel lacks ") + what);
+  };
+  require_map(BPF_MAP_TYPE_SK_STORAGE,
+              "BPF socket storage (BPF_MAP_TYPE_SK_STORAGE, Linux >= 5.2)");
+  require_map(BPF_MAP_TYPE_RINGBUF, "the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8)");
 
-  skel_ = caretta_bpf__open();
-  if (!skel_) throw TracerError("cannot open the BPF object: " + Errno(errno));
-
-  skel_->rodata->self_tgid = config_.self_tgid;
-  skel_->rodata->self_port = config_.self_port;
-  skel_->rodata->self_netns = config_.self_netns;
-  skel_->rodata->max_connections = config_.max_connections;
-  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
-  skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
   // The task walk sees only the processes of our own PID namespace: outside the
   // host's, sockets must be tracked from their open instead.
   from_open_ = config_.discovery == Discovery::kOpen ||
                (config_.discovery == Discovery::kAuto && !InInitialPidNamespace());
-  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
-  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ <= 0) ncpus_ = 1;
-  int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
-  // The benchmark floor programs are only loaded by the benchmark.
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
-  if (err) {
-    caretta_bpf__destroy(skel_);
-    throw TracerError("cannot configure the BPF object: " + Errno(err));
+  int err = OpenAndLoad(/*with_storage_walk=*/true);
+  if (err == -EPERM || err == -EACCES) {
+    // Some kernels refuse every iterator over map elements while loading the rest
+    // (measured: this project's 6.18 test kernel answers EPERM to any
+    // iter/bpf_sk_storage_map or iter/bpf_map_elem program, even an empty one).
+    // The task walk does without it; open mode cannot.
+    if (OpenAndLoad(/*with_storage_walk=*/false) == 0) {
+      storage_walk_ = false;
+      err = 0;
+      spdlog::warn(
+          "tracer: the kernel refuses iter/bpf_sk_storage_map ({}); listing by the task walk "
+          "alone (sockets no process holds any more are counted at their close only)",
+          Errno(EPERM));
+      if (from_open_) {
+        caretta_bpf__destroy(skel_);
+        throw TracerError(
+            "SOCKET_DISCOVERY=open (chosen outside the host PID namespace by auto) lists "
+            "sockets with iter/bpf_sk_storage_map, which this kernel refuses: run the agent "
+            "in the host PID namespace (hostPID: true) so that the task walk can be used");
+      }
+    }
   }
-
-  err = caretta_bpf__load(skel_);
   if (err) {
-    caretta_bpf__destroy(skel_);
-    throw TracerError("the kernel rejected the BPF programs (" + Errno(err) +
-                      "); needs CAP_BPF+CAP_PERFMON (or root), BTF, tp_btf and "
-                      "iter/task_file + bpf_sock_from_file and iter/bpf_sk_storage_map "
-                      "support (Linux >= 5.11)");
+    // Socket storage is charged as it fills; the ring buffer at once.
+    const std::uint64_t kernel_bytes =
+        RoundUpPow2(config_.ringbuf_bytes) + std::uint64_t{config_.max_connections} * 512;
+    throw TracerError(ExplainLoadFailure(err, caps, kernel_bytes));
   }
   auto fail = [this](const std::string& what) {
     int e = errno;
@@ -132,7 +143,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   };
   skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
   if (!skel_->links.on_state_change) fail("cannot attach tp_btf/inet_sock_set_state");
-  {
+  if (storage_walk_) {
     // The sk_storage iterator walks one map, named at attach time. It is the
     // listing with storage from the open, and completes a full listing otherwise.
     union bpf_iter_link_info info = {};
@@ -172,6 +183,36 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
                probe_info_.state_hook, probe_info_.counter_source, probe_info_.kernel_release,
                config_.max_connections, RoundUpPow2(config_.ringbuf_bytes) / 1024);
+}
+
+int BpfTracer::OpenAndLoad(bool with_storage_walk) {
+  skel_ = caretta_bpf__open();
+  if (!skel_) throw TracerError("cannot open the BPF object: " + Errno(errno));
+  skel_->rodata->self_tgid = config_.self_tgid;
+  skel_->rodata->self_port = config_.self_port;
+  skel_->rodata->self_netns = config_.self_netns;
+  skel_->rodata->max_connections = config_.max_connections;
+  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
+  skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
+  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
+  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
+  int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
+  // The benchmark floor programs are only loaded by the benchmark.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
+  if (!err && !with_storage_walk) err = bpf_program__set_autoload(skel_->progs.dump_sockets, false);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+    throw TracerError("cannot configure the BPF object: " + Errno(err));
+  }
+  err = caretta_bpf__load(skel_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  return err;
 }
 
 BpfTracer::~BpfTracer() {
@@ -273,14 +314,15 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   tracker_.BeginPoll();
   ++skel_->bss->poll_gen;
   bool ok = true;
-  const int storage_walk = bpf_link__fd(skel_->links.dump_sockets);
+  const int storage_walk = storage_walk_ ? bpf_link__fd(skel_->links.dump_sockets) : -1;
   if (from_open_) {
     stats.listed = ReadIterator(storage_walk, want_complete, sink, &ok);
   } else {
     stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), false, sink, &ok);
     // The task walk misses sockets no process holds any more (closed, still
     // sending): complete listings also walk the storage of every known socket.
-    if (want_complete && ok) stats.listed += ReadIterator(storage_walk, true, sink, &ok);
+    if (want_complete && ok && storage_walk_)
+      stats.listed += ReadIterator(storage_walk, true, sink, &ok);
   }
   stats.complete = want_complete && ok;  // a failed walk proves nothing: try again
   if (stats.complete) {

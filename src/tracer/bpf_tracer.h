@@ -106,6 +106,9 @@ class BpfTracer {
   const ConnectionTracker::Stats& tracker_stats() const { return tracker_.stats(); }
 
  private:
+  // Opens the skeleton, sizes and configures it, loads it; libbpf's error (the
+  // skeleton destroyed) or 0. Throws TracerError when it cannot be configured.
+  int OpenAndLoad(bool with_storage_walk);
   static int OnRingRecord(void* self, void* data, std::size_t size);
   ConnectionDelta FoldedDelta(const caretta_close_key& key, const CloseTotals& delta);
   void RingLoop();
@@ -120,6 +123,7 @@ class BpfTracer {
   ProbeInfo probe_info_;
   int ncpus_ = 1;
   bool from_open_ = false;             // Discovery::kOpen in effect
+  bool storage_walk_ = true;           // iter/bpf_sk_storage_map loaded (see the constructor)
   std::uint64_t ring_drops_seen_ = 0;  // a new drop asks for one complete listing
   std::uint64_t missed_seen_ = 0;      // likewise a skipped state change
 
