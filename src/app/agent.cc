@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -77,13 +78,22 @@ Agent::Agent(Config config)
       start_time_(Now()),
       table_(config_.max_links),
       resolver_(hostname_) {
+  // A wrong HOST_PROC would quietly leave the agent's own sockets counted and
+  // namespaces unnamed: refuse it before anything starts.
+  if (char link[32]; readlink((config_.host_proc + "/self").c_str(), link, sizeof link) <= 0)
+    throw std::runtime_error(
+        "HOST_PROC=" + config_.host_proc +
+        " is not a procfs mount (no readable 'self' link: " + std::strerror(errno) + ")");
   http_ = std::make_unique<exporter::HttpServer>(
       config_.listen_address, config_.prometheus_port, config_.prometheus_endpoint,
       exporter::HttpHandlers{
           .metrics =
               [this] {
-                std::string text = exporter::RenderMetrics(*table_.Snapshot(), Status());
-                if (k8s_) k8s_->AppendMetrics(text);
+                // Answers from the first moment: before the stages are up, with what
+                // exists (links so far, HTTP and start-up figures).
+                const bool up = stages_up_.load(std::memory_order_acquire);
+                std::string text = exporter::RenderMetrics(*table_.Snapshot(), Status(up));
+                if (up && k8s_) k8s_->AppendMetrics(text);
                 return text;
               },
           .graph = [this](double window) -> std::pair<int, std::string> {
@@ -157,6 +167,7 @@ Agent::Agent(Config config)
                                              : resolve::ServerReverseLookup(config_.dns_server));
     resolver_.Add(dns_);
   }
+  stages_up_.store(true, std::memory_order_release);
   loop_ = std::thread([this] { Loop(); });
 }
 
@@ -170,8 +181,8 @@ void Agent::Stop() {
   }
   stop_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
-  if (http_) http_->Stop();
-  tracer_.reset();  // detaches the BPF programs
+  if (http_) http_->Stop();  // no handler runs past this point
+  tracer_.reset();           // detaches the BPF programs
   spdlog::info("agent: stopped, probes detached");
 }
 
@@ -271,6 +282,7 @@ void Agent::PollOnce() {
   deltas.reserve(per_link.size());
   for (auto& [key, delta] : per_link) deltas.push_back(std::move(delta));
   table_.Apply(deltas, Now());
+  close_records_lost_.store(tracer_->tracker_stats().vanished, std::memory_order_relaxed);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   last_poll_seconds_ = took;
   poll_seconds_sum_ = poll_seconds_sum_ + took;
@@ -283,8 +295,15 @@ void Agent::PollOnce() {
       polls_.load(), took * 1000, stats.listed, stats.closed, stats.folded, deltas.size());
 }
 
-exporter::AgentStatus Agent::Status() const {
+exporter::AgentStatus Agent::Status(bool stages_up) const {
   exporter::AgentStatus s;
+  s.max_connections = config_.max_connections;
+  s.polls = polls_;
+  s.poll_seconds_sum = poll_seconds_sum_;
+  s.last_poll_seconds = last_poll_seconds_;
+  s.http_requests = http_->RequestCounts();
+  s.start_time_seconds = start_time_;
+  if (!stages_up) return s;
   const tracer::ProbeInfo& p = tracer_->probe_info();
   s.probe_labels = {{"state_hook", p.state_hook},
                     {"counter_source", p.counter_source},
@@ -302,17 +321,15 @@ exporter::AgentStatus Agent::Status() const {
   s.drops = {{"table_full", k[CARETTA_CNT_DROP_TABLE_FULL]},
              {"storage_alloc", k[CARETTA_CNT_DROP_STORAGE]},
              {"ringbuf_full", k[CARETTA_CNT_DROP_RINGBUF]},
-             {"close_record_lost", tracer_->tracker_stats().vanished},
+             {"close_record_lost", close_records_lost_.load(std::memory_order_relaxed)},
              {"state_change_missed", tracer_->MissedStateChanges()}};
-  if (dns_) s.drops.emplace_back("dns_queue_full", dns_->stats().queue_full);
+  if (dns_) {
+    resolve::DnsResolver::Stats dns = dns_->stats();
+    s.drops.emplace_back("dns_queue_full", dns.queue_full);
+    s.drops.emplace_back("dns_bad_name", dns.bad_names);
+  }
   s.loopback_connections = k[CARETTA_CNT_LOOPBACK];
   s.tracked_sockets = tracer_->TrackedSockets();
-  s.max_connections = config_.max_connections;
-  s.polls = polls_;
-  s.poll_seconds_sum = poll_seconds_sum_;
-  s.last_poll_seconds = last_poll_seconds_;
-  s.http_requests = http_->RequestCounts();
-  s.start_time_seconds = start_time_;
   return s;
 }
 

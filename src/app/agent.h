@@ -51,7 +51,8 @@ class Agent {
 
  private:
   void Loop();
-  exporter::AgentStatus Status() const;
+  // What the agent says of itself; the stages' figures only once they are up.
+  exporter::AgentStatus Status(bool stages_up) const;
   // The link a socket's change belongs to; nullopt for sockets not to be mapped.
   std::optional<links::LinkKey> Resolve(const tracer::ConnectionDelta& delta);
 
@@ -59,7 +60,6 @@ class Agent {
   std::string hostname_;
   double start_time_ = 0;
   links::LinkTable table_;
-  std::unique_ptr<exporter::HttpServer> http_;
   std::unique_ptr<tracer::BpfTracer> tracer_;
   resolve::ChainResolver resolver_;
   std::shared_ptr<resolve::DnsResolver> dns_;
@@ -81,10 +81,19 @@ class Agent {
   std::atomic<std::uint64_t> polls_{0};
   std::atomic<double> poll_seconds_sum_{0}, last_poll_seconds_{0};
 
+  // Set (release) once every stage the HTTP handlers read — tracer_, k8s_, dns_ —
+  // exists; handlers read none of them before (acquire). They never change after.
+  std::atomic<bool> stages_up_{false};
+  // Tracker figures the poll thread publishes for the HTTP threads.
+  std::atomic<std::uint64_t> close_records_lost_{0};
+
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread loop_;
+  // Last member: destroyed first, so no handler outlives what it reads, even when
+  // the constructor throws half-way.
+  std::unique_ptr<exporter::HttpServer> http_;
 };
 
 }  // namespace caretta::app
