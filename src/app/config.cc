@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/ip_address.h"
+
 namespace caretta::app {
 namespace {
 
@@ -33,6 +35,31 @@ struct Setting {
   std::function<void(const std::string&)> apply;
   std::string value;  // filled by CLI11
 };
+
+// IP, IP:PORT or [IPv6]:PORT with a port in 1..65535, as c-ares takes it.
+bool IsServerAddress(const std::string& v) {
+  std::string host = v;
+  std::string port;
+  if (!v.empty() && v[0] == '[') {
+    std::size_t close = v.find(']');
+    if (close == std::string::npos) return false;
+    host = v.substr(1, close - 1);
+    if (close + 1 < v.size()) {
+      if (v[close + 1] != ':') return false;
+      port = v.substr(close + 2);
+      if (port.empty()) return false;
+    }
+  } else if (std::count(v.begin(), v.end(), ':') == 1) {
+    host = v.substr(0, v.find(':'));
+    port = v.substr(v.find(':') + 1);
+    if (port.empty()) return false;
+  }
+  if (!common::IpAddress::Parse(host)) return false;
+  if (port.empty()) return true;
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  return ec == std::errc() && ptr == port.data() + port.size() && p >= 1 && p <= 65535;
+}
 
 }  // namespace
 
@@ -77,7 +104,9 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        }},
       {"--listen-address", "LISTEN_ADDRESS", "address the HTTP server binds (0.0.0.0)",
        [&](const std::string& v) {
-         if (v.empty()) throw BadValue("LISTEN_ADDRESS: empty");
+         if (!common::IpAddress::Parse(v))
+           throw BadValue("LISTEN_ADDRESS: '" + v +
+                          "' is not an IPv4 or IPv6 address (e.g. 0.0.0.0, ::, 127.0.0.1)");
          c.listen_address = v;
        }},
       {"--poll-interval", "POLL_INTERVAL", "seconds between kernel polls (5)",
@@ -90,8 +119,9 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        "with RESOLVE_DNS: ask this server (IP, IP:PORT or [IPv6]:PORT) instead of the "
        "system resolver",
        [&](const std::string& v) {
-         if (v.empty() || v.find_first_of(" ,/") != std::string::npos)
-           throw BadValue("DNS_SERVER: '" + v + "' is not IP, IP:PORT or [IPv6]:PORT");
+         if (!IsServerAddress(v))
+           throw BadValue("DNS_SERVER: '" + v +
+                          "' is not IP, IP:PORT or [IPv6]:PORT (port 1-65535)");
          c.dns_server = v;
        }},
       {"--traverse-up-hierarchy", "TRAVERSE_UP_HIERARCHY",

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace caretta::resolve {
@@ -27,6 +28,28 @@ std::optional<std::string> SystemReverseLookup(const common::IpAddress& ip) {
                   NI_NAMEREQD) != 0)
     return std::nullopt;
   return std::string(host);
+}
+
+std::optional<std::string> NormalizeHostName(std::string_view answer) {
+  constexpr std::size_t kMaxName = 253, kMaxLabel = 63;
+  if (!answer.empty() && answer.back() == '.') answer.remove_suffix(1);
+  if (answer.empty() || answer.size() > kMaxName) return std::nullopt;
+  std::string name;
+  name.reserve(answer.size());
+  std::size_t label = 0;
+  for (char c : answer) {
+    if (c == '.') {
+      if (label == 0) return std::nullopt;  // empty label: "a..b", ".a"
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+      if (++label > kMaxLabel) return std::nullopt;
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      return std::nullopt;
+    }
+    name += c;
+  }
+  return name;
 }
 
 DnsResolver::DnsResolver(Options options, Lookup lookup)
@@ -73,10 +96,12 @@ void DnsResolver::Loop() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    std::optional<std::string> name = lookup_(ip);
+    std::optional<std::string> answer = lookup_(ip);
+    std::optional<std::string> name = answer ? NormalizeHostName(*answer) : std::nullopt;
     lock.lock();
     busy_ = false;
     queued_.erase(ip);
+    if (answer && !name) ++stats_.bad_names;
     if (!name) ++stats_.failures;
     if (cache_.size() >= options_.max_cache && !cache_.contains(ip)) {
       cache_.erase(cache_.begin());  // any entry: bounded memory matters, not LRU order

@@ -20,6 +20,11 @@
 
 namespace caretta::resolve {
 
+// A PTR answer as a host name for labels: lower case, without the trailing dot;
+// nullopt unless it is a valid name (labels of letters, digits, '-' and '_', at
+// most 63 bytes each and 253 in all). The root name "." and empty answers are none.
+std::optional<std::string> NormalizeHostName(std::string_view answer);
+
 class DnsResolver : public Resolver {
  public:
   // Lookup returns the name for an address, or nullopt. Injected for tests; the
@@ -33,6 +38,7 @@ class DnsResolver : public Resolver {
   };
   struct Stats {
     std::uint64_t lookups = 0, hits = 0, failures = 0, queue_full = 0, cache_evictions = 0;
+    std::uint64_t bad_names = 0;  // answers that were no usable host name (dropped)
   };
 
   DnsResolver(Options options, Lookup lookup = {});

@@ -70,6 +70,12 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{{}, {{"PROMETHEUS_ENDPOINT", "/api/graph"}}, "PROMETHEUS_ENDPOINT"},
                       BadCase{{}, {{"RINGBUF_KIB", "1000"}}, "power of two"},
                       BadCase{{}, {{"SOCKET_DISCOVERY", "eager"}}, "SOCKET_DISCOVERY"},
+                      BadCase{{}, {{"LISTEN_ADDRESS", "999.1.1.1"}}, "not an IPv4 or IPv6"},
+                      BadCase{{}, {{"LISTEN_ADDRESS", "localhost"}}, "LISTEN_ADDRESS"},
+                      BadCase{{}, {{"DNS_SERVER", "1.2.3.4:99999"}}, "DNS_SERVER"},
+                      BadCase{{}, {{"DNS_SERVER", "1.2.3.4:"}}, "DNS_SERVER"},
+                      BadCase{{}, {{"DNS_SERVER", "[::1"}}, "DNS_SERVER"},
+                      BadCase{{}, {{"DNS_SERVER", "dns.example"}}, "DNS_SERVER"},
                       BadCase{{"--no-such-flag"}, {}, "no-such-flag"},
                       BadCase{{"--poll-interval"}, {}, "poll-interval"}));
 
@@ -86,6 +92,17 @@ TEST(Config, SocketDiscoveryChoices) {
     ParseOutcome p = ParseConfig({"--socket-discovery", v}, Env({}));
     EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
     EXPECT_EQ(p.config.socket_discovery, v);
+  }
+}
+
+TEST(Config, ServerAndListenAddressesOfEveryForm) {
+  for (const char* v : {"192.0.2.1", "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]:53"}) {
+    ParseOutcome p = ParseConfig({"--dns-server", v}, Env({}));
+    EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
+  }
+  for (const char* v : {"0.0.0.0", "::", "127.0.0.1", "::1"}) {
+    ParseOutcome p = ParseConfig({"--listen-address", v}, Env({}));
+    EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
   }
 }
 

@@ -54,5 +54,32 @@ TEST(DnsResolver, NeverResolvesTheLocalEnd) {
   EXPECT_FALSE(r.Resolve(e));
 }
 
+TEST(NormalizeHostName, KeepsValidNamesLowerCaseWithoutTheRootDot) {
+  EXPECT_EQ(NormalizeHostName("Api.Example.TEST."), "api.example.test");
+  EXPECT_EQ(NormalizeHostName("_srv-1.example"), "_srv-1.example");
+  EXPECT_EQ(NormalizeHostName(std::string(63, 'a') + ".b"), std::string(63, 'a') + ".b");
+}
+
+TEST(NormalizeHostName, RejectsWhatIsNoHostName) {
+  for (std::string bad :
+       {std::string(""), std::string("."), std::string(".."), std::string("a..b"),
+        std::string(".a"), std::string("a b"), std::string("a\"b"), std::string("<script>"),
+        std::string("a{b}"), std::string("a\nb"), std::string("caf\xc3\xa9"),
+        std::string("a\0b", 3), std::string(64, 'a'), std::string(254, 'a')})
+    EXPECT_FALSE(NormalizeHostName(bad)) << bad;
+}
+
+TEST(DnsResolver, EmptyOrHostileAnswersAreCountedAndLeaveTheIp) {
+  DnsResolver r({}, [](const common::IpAddress& ip) -> std::optional<std::string> {
+    return ip.ToString() == "198.51.100.1" ? "" : "x\"}\n<script>";
+  });
+  EXPECT_FALSE(r.Resolve(Remote("198.51.100.1")));
+  EXPECT_FALSE(r.Resolve(Remote("198.51.100.2")));
+  r.Drain();
+  EXPECT_FALSE(r.Resolve(Remote("198.51.100.1")));  // no name: two IPs never merge into ""
+  EXPECT_FALSE(r.Resolve(Remote("198.51.100.2")));
+  EXPECT_EQ(r.stats().bad_names, 2u);
+}
+
 }  // namespace
 }  // namespace caretta::resolve
