@@ -24,8 +24,8 @@ import helmlib as H  # noqa: E402
 
 CONTRACT_ENV = {"PROMETHEUS_PORT", "PROMETHEUS_ENDPOINT", "POLL_INTERVAL", "RESOLVE_DNS",
                 "TRAVERSE_UP_HIERARCHY", "KUBECONFIG", "MAX_CONNECTIONS", "MAX_LINKS",
-                "HOST_PROC", "NODE_NAME", "LOG_LEVEL"}
-LEAST_CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "NET_ADMIN"]
+                "HOST_PROC", "HOST_CGROUP", "CONNTRACK_NETNS", "NODE_NAME", "LOG_LEVEL"}
+LEAST_CAPS = ["BPF", "PERFMON"]
 
 # The original Caretta chart's values as a user would have overridden them.
 ORIGINAL_USER_VALUES = {
@@ -51,6 +51,8 @@ SCENARIOS = {
     "persistent-volume": (["victoria-metrics-single.server.persistentVolume.enabled=true"], None),
     "privileged": (["privileged=true"], None),
     "sys-admin": (["capabilities.sysAdmin=true"], None),
+    "nat-undo": (["serviceNatUndo=true"], None),
+    "network-policy": (["networkPolicy.enabled=true", "prometheusPort=9100"], None),
     "monitors": (["podMonitor.enabled=true", "serviceMonitor.enabled=true"], None),
     "host-paths": (["hostPaths.proc=/hostfs/proc", "hostPaths.btf=", "hostPaths.cgroup="], None),
     "host-namespaces": (["hostPID=true", "hostNetwork=true"], None),
@@ -224,6 +226,10 @@ def t_default(docs, p):
     # hostPID: the agent walks processes' sockets (no per-connection storage).
     assert pod["hostNetwork"] is False and pod["hostPID"] is True
     assert env["HOST_PROC"] == "/host/proc"
+    # The cgroup mount is read where it is mounted; NAT undo (setns) is off without SYS_ADMIN.
+    assert env["HOST_CGROUP"] == "/host/sys/fs/cgroup"
+    assert env["CONNTRACK_NETNS"] == "off"
+    assert not H.find(docs, "NetworkPolicy")
     vols = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     assert vols["host-proc"]["hostPath"]["path"] == "/proc" and mounts["host-proc"] == "/host/proc"
@@ -266,10 +272,28 @@ def t_privileged(docs, p):
 
 
 def t_sys_admin(docs, p):
-    _, c, _, _, _ = check_common(docs)
+    _, c, _, env, _ = check_common(docs)
     sc = c["securityContext"]
     assert sc["capabilities"]["add"] == LEAST_CAPS + ["SYS_ADMIN"]
     assert "allowPrivilegeEscalation" not in sc, "rejected by Kubernetes together with SYS_ADMIN"
+    assert env["CONNTRACK_NETNS"] == "auto"
+
+
+def t_nat_undo(docs, p):
+    _, c, _, env, _ = check_common(docs)
+    sc = c["securityContext"]
+    assert sc["capabilities"]["add"] == LEAST_CAPS + ["SYS_ADMIN"], "NAT undo needs setns"
+    assert env["CONNTRACK_NETNS"] == "auto"
+
+
+def t_network_policy(docs, p):
+    ds, _, _, _, _ = check_common(docs)
+    np = H.one(docs, "NetworkPolicy")
+    assert np["spec"]["podSelector"]["matchLabels"] == ds["spec"]["selector"]["matchLabels"]
+    assert np["spec"]["policyTypes"] == ["Ingress"]
+    rule = np["spec"]["ingress"][0]
+    assert rule["ports"] == [{"port": 9100, "protocol": "TCP"}]
+    assert rule["from"] == [{"podSelector": {}}]
 
 
 def t_monitors(docs, p):
@@ -296,6 +320,7 @@ def t_host_paths(docs, p):
     assert vols["host-proc"]["hostPath"]["path"] == "/hostfs/proc" and env["HOST_PROC"] == "/host/proc"
     assert "btf" not in vols and "host-cgroup" not in vols
     assert {m["name"] for m in c["volumeMounts"]} == {"host-proc", "tmp"}
+    assert "HOST_CGROUP" not in env, "no cgroup mount, no path to read"
 
 
 def t_host_namespaces(docs, p):
@@ -346,6 +371,7 @@ def t_original(docs, p):
 
 CHECKS = {"default": t_default, "subcharts-off": t_subcharts_off, "persistent-volume": t_persistent_volume,
           "privileged": t_privileged, "sys-admin": t_sys_admin, "monitors": t_monitors,
+          "nat-undo": t_nat_undo, "network-policy": t_network_policy,
           "host-paths": t_host_paths, "host-namespaces": t_host_namespaces,
           "agent-settings": t_agent_settings, "openshift": t_openshift,
           "external-serviceaccount": t_external_sa, "original-chart-values": t_original}
