@@ -283,6 +283,8 @@ void Agent::PollOnce() {
   for (auto& [key, delta] : per_link) deltas.push_back(std::move(delta));
   table_.Apply(deltas, Now());
   close_records_lost_.store(tracer_->tracker_stats().vanished, std::memory_order_relaxed);
+  labels_truncated_.store(resolver_.repairs().truncated, std::memory_order_relaxed);
+  labels_invalid_utf8_.store(resolver_.repairs().invalid_utf8, std::memory_order_relaxed);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   last_poll_seconds_ = took;
   poll_seconds_sum_ = poll_seconds_sum_ + took;
@@ -322,6 +324,9 @@ exporter::AgentStatus Agent::Status(bool stages_up) const {
              {"storage_alloc", k[CARETTA_CNT_DROP_STORAGE]},
              {"ringbuf_full", k[CARETTA_CNT_DROP_RINGBUF]},
              {"close_record_lost", close_records_lost_.load(std::memory_order_relaxed)},
+             // Label values cut to their bound, or repaired to valid UTF-8.
+             {"label_value_truncated", labels_truncated_.load(std::memory_order_relaxed)},
+             {"label_value_invalid_utf8", labels_invalid_utf8_.load(std::memory_order_relaxed)},
              {"state_change_missed", tracer_->MissedStateChanges()}};
   if (dns_) {
     resolve::DnsResolver::Stats dns = dns_->stats();

@@ -86,6 +86,7 @@ class Agent {
   std::atomic<bool> stages_up_{false};
   // Tracker figures the poll thread publishes for the HTTP threads.
   std::atomic<std::uint64_t> close_records_lost_{0};
+  std::atomic<std::uint64_t> labels_truncated_{0}, labels_invalid_utf8_{0};
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -2,7 +2,13 @@
 
 namespace caretta::resolve {
 
-Entity ChainResolver::Resolve(const Endpoint& endpoint) const {
+Entity ChainResolver::Resolve(const Endpoint& endpoint) {
+  Entity e = Claim(endpoint);
+  SanitizeEntity(e, repairs_);
+  return e;
+}
+
+Entity ChainResolver::Claim(const Endpoint& endpoint) const {
   for (const auto& r : chain_)
     if (auto e = r->Resolve(endpoint)) return *e;
   // The local end of a socket we traced is on this host, whatever its address.

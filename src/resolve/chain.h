@@ -14,9 +14,13 @@ class ChainResolver {
  public:
   explicit ChainResolver(std::string hostname) : hostname_(std::move(hostname)) {}
   void Add(std::shared_ptr<Resolver> resolver) { chain_.push_back(std::move(resolver)); }
-  Entity Resolve(const Endpoint& endpoint) const;
+  // Every entity it returns is a safe label value (see SanitizeEntity).
+  Entity Resolve(const Endpoint& endpoint);
+  const LabelRepairs& repairs() const { return repairs_; }
 
  private:
+  Entity Claim(const Endpoint& endpoint) const;
+  LabelRepairs repairs_;
   std::string hostname_;
   std::vector<std::shared_ptr<Resolver>> chain_;
 };

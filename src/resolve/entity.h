@@ -21,4 +21,19 @@ struct Entity {
   }
 };
 
+// Longest label value exported, in bytes: Kubernetes names and DNS names are at
+// most 253, so only hostile input is ever cut.
+inline constexpr std::size_t kMaxLabelValueBytes = 256;
+
+// What sanitizing changed, for the drop counters.
+struct LabelRepairs {
+  std::uint64_t truncated = 0;     // values cut to kMaxLabelValueBytes
+  std::uint64_t invalid_utf8 = 0;  // values whose malformed bytes became U+FFFD
+};
+
+// Makes each field of `e` a safe label value: valid UTF-8 (every malformed byte
+// becomes U+FFFD) of at most kMaxLabelValueBytes bytes, cut at a character
+// boundary. Counts what it changed into `repairs`.
+void SanitizeEntity(Entity& e, LabelRepairs& repairs);
+
 }  // namespace caretta::resolve
