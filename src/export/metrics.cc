@@ -52,12 +52,6 @@ struct LinkLabels {
   }
 };
 
-links::LinkKey WithoutService(links::LinkKey k) {
-  k.via_service = {};
-  k.via_service_port = 0;
-  return k;
-}
-
 void AppendJsonString(std::string& out, std::string_view s) {
   // Hand-written: simdjson (our JSON library) only parses.
   out += '"';
@@ -107,59 +101,38 @@ std::string Number(double v) {
 
 std::uint32_t EntityId(const resolve::Entity& e) { return Fnv1a({e.name, e.namespace_}); }
 
-std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& status) {
-  PrometheusText t;
-  // Caretta's two metrics keep exactly Caretta's labels: links that differ only by
-  // the Service the client addressed are summed; the state is open if any is.
-  std::map<links::LinkKey, std::pair<std::uint64_t, links::LinkState>> caretta_view;
-  for (const auto& [key, totals] : snap.links) {
-    auto [it, inserted] =
-        caretta_view.try_emplace(WithoutService(key), 0, links::LinkState::kClosed);
-    it->second.first += totals.bytes_sent;
-    if (totals.state != links::LinkState::kClosed) it->second.second = totals.state;
-  }
-  // Reserved up front: a LinkLabels holds views into itself and must not move.
-  std::vector<LinkLabels> caretta_labels;
-  caretta_labels.reserve(caretta_view.size());
-  for (const auto& [key, v] : caretta_view) caretta_labels.emplace_back(key, false);
-  t.Family("caretta_links_observed", "gauge",
-           "total bytes_sent value of links observed by caretta since its launch");
-  std::size_t i = 0;
-  for (const auto& [key, v] : caretta_view)
-    t.Sample("caretta_links_observed", caretta_labels[i++].labels, v.first);
-  t.Family("caretta_tcp_states", "gauge",
-           "state of TCP connections observed by caretta since its launch (3 open, 4 accepted, "
-           "5 closed)");
-  i = 0;
-  for (const auto& [key, v] : caretta_view)
-    t.Sample("caretta_tcp_states", caretta_labels[i++].labels,
-             static_cast<std::uint64_t>(v.second));
+namespace {
 
-  // Our own per-link series also name the Service (service_name, service_namespace).
-  std::vector<LinkLabels> labels;
-  labels.reserve(snap.links.size());
-  for (const auto& [key, totals] : snap.links) labels.emplace_back(key, true);
-  auto per_link = [&](std::string_view name, std::string_view type, std::string_view help,
-                      auto value_of) {
-    t.Family(name, type, help);
-    std::size_t i = 0;
-    for (const auto& [key, totals] : snap.links)
-      t.Sample(name, labels[i++].labels, value_of(totals));
-  };
-  per_link("caretta_link_bytes_sent_total", "counter",
-           "bytes sent by the observing end of the link (data only, exact)",
-           [](const links::LinkTotals& x) { return x.bytes_sent; });
-  per_link("caretta_link_bytes_received_total", "counter",
-           "bytes received by the observing end of the link (data only, exact)",
-           [](const links::LinkTotals& x) { return x.bytes_received; });
-  per_link("caretta_link_connections_opened_total", "counter", "TCP connections opened on the link",
-           [](const links::LinkTotals& x) { return x.connections_opened; });
-  per_link(
-      "caretta_link_active_connections", "gauge", "TCP connections open now on the link",
-      [](const links::LinkTotals& x) { return static_cast<std::uint64_t>(x.active_connections); });
-  per_link("caretta_link_retransmits_total", "counter", "TCP segments retransmitted on the link",
-           [](const links::LinkTotals& x) { return x.retransmits; });
+// Our own per-link families, in the order they are written.
+struct PerLinkFamily {
+  std::string_view name, type, help;
+  std::uint64_t (*value_of)(const links::LinkTotals&);
+};
+constexpr PerLinkFamily kPerLinkFamilies[] = {
+    {"caretta_link_bytes_sent_total", "counter",
+     "bytes sent by the observing end of the link (data only, exact)",
+     [](const links::LinkTotals& x) { return x.bytes_sent; }},
+    {"caretta_link_bytes_received_total", "counter",
+     "bytes received by the observing end of the link (data only, exact)",
+     [](const links::LinkTotals& x) { return x.bytes_received; }},
+    {"caretta_link_connections_opened_total", "counter", "TCP connections opened on the link",
+     [](const links::LinkTotals& x) { return x.connections_opened; }},
+    {"caretta_link_active_connections", "gauge", "TCP connections open now on the link",
+     [](const links::LinkTotals& x) { return static_cast<std::uint64_t>(x.active_connections); }},
+    {"caretta_link_retransmits_total", "counter", "TCP segments retransmitted on the link",
+     [](const links::LinkTotals& x) { return x.retransmits; }},
+};
+constexpr int kPerLinkCount = sizeof kPerLinkFamilies / sizeof kPerLinkFamilies[0];
 
+// Equal in the link map's own order (<=>), but for the Service addressed.
+bool SameCarettaLink(const links::LinkKey& a, const links::LinkKey& b) {
+  return std::tie(a.client, a.server, a.server_port, a.role) <=>
+             std::tie(b.client, b.server, b.server_port, b.role) ==
+         0;
+}
+
+// Everything after the per-link families: small, written in one piece.
+void WriteRest(PrometheusText& t, const links::LinkSnapshot& snap, const AgentStatus& status) {
   t.Family("caretta_link_failed_connects_total", "counter",
            "connects that never reached ESTABLISHED (refused, timed out, reset)");
   for (const auto& [k, n] : snap.failed_connects) {
@@ -222,7 +195,96 @@ std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& st
   }
   t.Family("caretta_start_time_seconds", "gauge", "agent start time (unix seconds)");
   t.Sample("caretta_start_time_seconds", {}, status.start_time_seconds);
-  return t.str();
+}
+
+}  // namespace
+
+MetricsStream::MetricsStream(std::shared_ptr<const links::LinkSnapshot> snapshot,
+                             AgentStatus status, std::string tail)
+    : snap_(std::move(snapshot)), status_(std::move(status)), tail_(std::move(tail)) {
+  // Caretta's two metrics keep exactly Caretta's labels: links that differ only by
+  // the Service the client addressed are summed; the state is open if any is. Such
+  // keys are neighbours in the map (the Service fields order last).
+  for (const auto& [key, totals] : snap_->links) {
+    if (caretta_view_.empty() || !SameCarettaLink(*caretta_view_.back().key, key))
+      caretta_view_.push_back({&key, 0, links::LinkState::kClosed});
+    CarettaLink& c = caretta_view_.back();
+    c.bytes_sent += totals.bytes_sent;
+    if (totals.state != links::LinkState::kClosed) c.state = totals.state;
+  }
+}
+
+bool MetricsStream::Next(std::string& out, std::size_t at_least) {
+  const std::size_t before = out.size();
+  PrometheusText t;
+  while (t.str().size() < at_least && stage_ != Stage::kDone) {
+    switch (stage_) {
+      case Stage::kCarettaObserved:
+      case Stage::kCarettaStates: {
+        const bool observed = stage_ == Stage::kCarettaObserved;
+        const std::string_view name = observed ? "caretta_links_observed" : "caretta_tcp_states";
+        if (!family_started_) {
+          family_started_ = true;
+          t.Family(name, "gauge",
+                   observed ? "total bytes_sent value of links observed by caretta since its launch"
+                            : "state of TCP connections observed by caretta since its launch (3 "
+                              "open, 4 accepted, 5 closed)");
+        }
+        for (; index_ < caretta_view_.size() && t.str().size() < at_least; ++index_) {
+          const CarettaLink& c = caretta_view_[index_];
+          LinkLabels labels(*c.key, /*with_service=*/false);
+          t.Sample(name, labels.labels,
+                   observed ? c.bytes_sent : static_cast<std::uint64_t>(c.state));
+        }
+        if (index_ == caretta_view_.size()) {
+          stage_ = observed ? Stage::kCarettaStates : Stage::kPerLink;
+          index_ = 0;
+          family_started_ = false;
+        }
+        break;
+      }
+      case Stage::kPerLink: {
+        // Our own per-link series also name the Service (service_name, ...).
+        const PerLinkFamily& f = kPerLinkFamilies[family_];
+        if (!family_started_) {
+          family_started_ = true;
+          t.Family(f.name, f.type, f.help);
+          link_ = snap_->links.begin();
+        }
+        for (; link_ != snap_->links.end() && t.str().size() < at_least; ++link_) {
+          LinkLabels labels(link_->first, /*with_service=*/true);
+          t.Sample(f.name, labels.labels, f.value_of(link_->second));
+        }
+        if (link_ == snap_->links.end()) {
+          family_started_ = false;
+          if (++family_ == kPerLinkCount) stage_ = Stage::kRest;
+        }
+        break;
+      }
+      case Stage::kRest:
+        WriteRest(t, *snap_, status_);
+        stage_ = Stage::kDone;
+        break;
+      case Stage::kDone:
+        break;
+    }
+  }
+  out += t.str();
+  if (stage_ == Stage::kDone && !tail_.empty()) {
+    out += tail_;
+    tail_.clear();
+    tail_.shrink_to_fit();
+  }
+  return out.size() > before;
+}
+
+std::string RenderMetrics(const links::LinkSnapshot& snap, const AgentStatus& status) {
+  // Not owned: the caller keeps `snap` alive for this call.
+  MetricsStream stream(std::shared_ptr<const links::LinkSnapshot>(&snap, [](auto*) {}), status);
+  std::string text;
+  while (stream.Next(text)) {
+  }
+  return text;
 }
 
 std::string RenderGraphJson(const links::LinkSnapshot& snap, double window_seconds, double now,

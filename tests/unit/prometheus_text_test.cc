@@ -41,6 +41,64 @@ TEST(RenderMetrics, LinkCarriesCarettasLabels) {
             std::string::npos);
 }
 
+links::LinkSnapshot ManyLinks(int n) {
+  links::LinkSnapshot snap;
+  for (int i = 0; i < n; ++i) {
+    links::LinkKey key{resolve::Entity{"client-" + std::to_string(i), "ns", "Deployment", "", ""},
+                       resolve::Entity{"server", "ns", "Deployment", "", ""},
+                       80,
+                       tracer::Role::kClient,
+                       {}};
+    snap.links[key].bytes_sent = 1000 + i;
+    // The same link reached through a Service: Caretta's series sum both.
+    key.via_service = resolve::Entity{"server", "ns", "Service", "", ""};
+    key.via_service_port = 8080;
+    key.client.zone = "zone-b";  // zones are no label: still the same Caretta link
+    snap.links[key].bytes_sent = 1;
+    snap.links[key].state = links::LinkState::kOpen;
+  }
+  return snap;
+}
+
+TEST(MetricsStream, PiecesOfAnySizeMakeTheSameText) {
+  auto snap = std::make_shared<const links::LinkSnapshot>(ManyLinks(300));
+  AgentStatus status;
+  status.drops = {{"table_full", 3}};
+  const std::string whole = RenderMetrics(*snap, status) + "k8s_tail 1\n";
+  for (std::size_t piece : {1, 100, 4096, 1 << 20}) {
+    MetricsStream stream(snap, status, "k8s_tail 1\n");
+    std::string text, chunk;
+    int pieces = 0;
+    while (stream.Next(chunk, piece)) {
+      EXPECT_LE(chunk.size(), piece + 4096) << "a piece far past its size";
+      text += chunk;
+      chunk.clear();
+      ++pieces;
+    }
+    EXPECT_EQ(text, whole) << piece;
+    EXPECT_FALSE(stream.Next(chunk));
+    if (piece == 1) {
+      EXPECT_GT(pieces, 1000);
+    }
+  }
+}
+
+TEST(MetricsStream, CarettaSeriesSumLinksReachedThroughAService) {
+  std::string text = RenderMetrics(ManyLinks(1), AgentStatus{});
+  EXPECT_NE(text.find("role=\"1\"} 1001\n"), std::string::npos) << text;  // 1000 + 1
+  EXPECT_NE(text.find("caretta_tcp_states{"), std::string::npos);
+  std::size_t observed = 0;
+  for (std::size_t at = 0; (at = text.find("\ncaretta_links_observed{", at)) != std::string::npos;
+       ++at)
+    ++observed;
+  EXPECT_EQ(observed, 1u);
+  std::size_t ours = 0;
+  for (std::size_t at = 0;
+       (at = text.find("\ncaretta_link_bytes_sent_total{", at)) != std::string::npos; ++at)
+    ++ours;
+  EXPECT_EQ(ours, 2u);  // our own series keep the Service apart
+}
+
 TEST(EntityId, SeparatesFields) {
   EXPECT_NE(EntityId({"ab", "c", "", "", ""}), EntityId({"a", "bc", "", "", ""}));
   EXPECT_EQ(EntityId({"a", "b", "Deployment", "", ""}), EntityId({"a", "b", "Service", "", ""}));
