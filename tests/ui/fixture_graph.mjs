@@ -105,3 +105,31 @@ export function graph(version = 0, windowSeconds = 300) {
 }
 
 export const FIXTURE_COUNTS = { nodes: NODES.length, edges: EDGES.length };
+
+// Names a hostile Kubernetes API or PTR answer could carry: markup, script,
+// quotes, control characters, and a very long name. The map must show them as
+// inert text. HOSTILE_MARK is what an executed payload would set on window.
+export const HOSTILE_MARK = '__caretta_pwned';
+export const HOSTILE_NAMES = [
+  `<img src=x onerror="window.${HOSTILE_MARK}=1">`,
+  `<script>window.${HOSTILE_MARK}=1</script>`,
+  `"><svg onload=window.${HOSTILE_MARK}=1>`,
+  `x' onmouseover='window.${HOSTILE_MARK}=1`,
+  'back\\slash {brace} "quote"\nnewline\u0000nul \u202e',
+  'n'.repeat(10_000),
+];
+
+export function hostileGraph() {
+  const nodes = HOSTILE_NAMES.map((name, i) => {
+    const namespace = i % 2 ? `<u>ns-${i}</u>` : 'shop';
+    return { id: nodeId(name, namespace, 'Deployment'), name, namespace, kind: 'Deployment',
+      owner: `<s>${name.slice(0, 40)}</s>`, zone: '' };
+  });
+  const edges = nodes.slice(1).map((n, i) => ({
+    id: 'e-' + fnv1a(`${nodes[0].id}\u0000${n.id}\u0000${80 + i}`),
+    source: nodes[0].id, target: n.id, server_port: 80 + i,
+    bytes_client_to_server: 100, bytes_server_to_client: 200, rate_bytes_per_second: 1,
+    connections: 1, active_connections: 0, failed_connects: 0, retransmits: 0,
+  }));
+  return { generated_at: 1764147600.5, window_seconds: 300, source: 'fixture', nodes, edges };
+}

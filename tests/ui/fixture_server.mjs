@@ -22,7 +22,8 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-export function startFixtureServer({ dist = DEFAULT_DIST, port = 0, auto = false } = {}) {
+// `document(version, window)` is the /api/graph served (default: the fixture cluster).
+export function startFixtureServer({ dist = DEFAULT_DIST, port = 0, auto = false, document = graph } = {}) {
   let version = 0;
   const requests = [];
   const server = http.createServer((req, res) => {
@@ -36,7 +37,7 @@ export function startFixtureServer({ dist = DEFAULT_DIST, port = 0, auto = false
     }
     if (url.pathname === '/api/graph') {
       const win = Number(url.searchParams.get('window')) || 300;
-      const body = JSON.stringify(graph(version, win));
+      const body = JSON.stringify(document(version, win));
       if (auto) version++;
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);

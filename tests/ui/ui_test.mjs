@@ -38,7 +38,7 @@ if (!externalUrl && !fs.existsSync(path.join(uiDir, 'dist', 'index.html'))) {
 
 const requireUi = createRequire(path.join(uiDir, 'package.json'));
 const { chromium } = requireUi('playwright-core');
-const { graph: fixtureGraph } = await import('./fixture_graph.mjs');
+const { graph: fixtureGraph, hostileGraph, HOSTILE_MARK, HOSTILE_NAMES } = await import('./fixture_graph.mjs');
 const { startFixtureServer } = await import('./fixture_server.mjs');
 
 const CHROMIUM_ARGS = [
@@ -425,6 +425,48 @@ try {
   await check('no console errors', async () => {
     assertEq(consoleErrors, [], 'console errors');
   });
+
+  // Last: it opens another origin. Names from a hostile API server or PTR answer
+  // (markup, script, quotes, control characters, 10,000 characters) stay text.
+  if (fixture) {
+    await check('hostile names are shown as inert text', async () => {
+      const hostile = await startFixtureServer({ document: hostileGraph });
+      const hostilePage = await context.newPage();
+      const errors = [];
+      let dialogs = 0;
+      hostilePage.on('pageerror', (err) => errors.push(err.message));
+      hostilePage.on('dialog', (d) => { dialogs++; d.dismiss().catch(() => {}); });
+      try {
+        await hostilePage.goto(hostile.url, { waitUntil: 'load' });
+        await hostilePage.waitForFunction(() => Number(document.body.dataset.updates || 0) >= 1);
+        // Hover and click every entity: handlers that build HTML would fire here.
+        const ids = await hostilePage.evaluate(() => window.caretta.cy.nodes().map((n) => n.id()));
+        for (const id of ids) {
+          await hostilePage.evaluate((nid) => {
+            const n = window.caretta.cy.getElementById(nid);
+            n.emit('mouseover');
+            n.emit('tap');
+          }, id);
+        }
+        await hostilePage.waitForTimeout(300);
+        const state = await hostilePage.evaluate((mark) => ({
+          pwned: window[mark] !== undefined,
+          injected: document.querySelectorAll('img[src="x"], svg[onload], [onmouseover], u, s').length,
+          table: document.querySelector('#links-table tbody').textContent,
+        }), HOSTILE_MARK);
+        assert(!state.pwned, 'a hostile name was executed as script');
+        assertEq(state.injected, 0, 'elements injected from hostile names');
+        assertEq(dialogs, 0, 'dialogs opened');
+        assertEq(errors, [], 'page errors');
+        for (const name of HOSTILE_NAMES.slice(0, 4)) {
+          assert(state.table.includes(name), `links table does not show ${JSON.stringify(name)} as text`);
+        }
+      } finally {
+        await hostilePage.close().catch(() => {});
+        await hostile.close();
+      }
+    });
+  }
   exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (err) {
   console.log(`FAIL - harness: ${err && err.stack ? err.stack : err}`);
