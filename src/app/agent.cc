@@ -8,7 +8,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "common/netns.h"
 #include "export/metrics.h"
@@ -50,7 +49,7 @@ std::uint32_t KernelTgid(const std::string& host_proc) {
 
 }  // namespace
 
-UiServer::UiServer(const Config& config) : source_(PrometheusGraphUrl(config)) {
+UiServer::UiServer(const Config& config) : source_(config.graph_prometheus_url) {
   http_ = std::make_unique<exporter::HttpServer>(
       config.listen_address, config.prometheus_port, config.prometheus_endpoint,
       exporter::HttpHandlers{
@@ -69,7 +68,7 @@ UiServer::UiServer(const Config& config) : source_(PrometheusGraphUrl(config)) {
               },
           .ready = [] { return true; }});
   http_->Start();
-  spdlog::info("ui: web map on :{}, graph from {}", http_->port(), PrometheusGraphUrl(config));
+  spdlog::info("ui: web map on :{}, graph from {}", http_->port(), config.graph_prometheus_url);
 }
 
 Agent::Agent(Config config)
@@ -106,8 +105,8 @@ Agent::Agent(Config config)
             return {200, exporter::RenderGraphJson(*snap, window, snap->taken_at)};
           },
           .ready = [this] { return ready_.load(); }});
-  if (std::string url = PrometheusGraphUrl(config_); !url.empty())
-    graph_source_ = std::make_unique<exporter::PrometheusGraphSource>(url);
+  if (!config_.graph_prometheus_url.empty())
+    graph_source_ = std::make_unique<exporter::PrometheusGraphSource>(config_.graph_prometheus_url);
   http_->Start();
 
   tracer::TracerConfig tc;
@@ -117,9 +116,9 @@ Agent::Agent(Config config)
   tc.max_connections = config_.max_connections;
   tc.ringbuf_bytes = config_.ringbuf_kib * 1024;
   tc.track_loopback = config_.track_loopback;
-  tc.discovery = config_.socket_discovery == "tasks"  ? tracer::Discovery::kTasks
-                 : config_.socket_discovery == "open" ? tracer::Discovery::kOpen
-                                                      : tracer::Discovery::kAuto;
+  tc.discovery = config_.socket_discovery == SocketDiscovery::kTasks  ? tracer::Discovery::kTasks
+                 : config_.socket_discovery == SocketDiscovery::kOpen ? tracer::Discovery::kOpen
+                                                                      : tracer::Discovery::kAuto;
   if (!config_.trace_self) {
     tc.self_tgid = KernelTgid(config_.host_proc);
     tc.self_port = http_->port();
@@ -142,15 +141,10 @@ Agent::Agent(Config config)
   k8s_options.env = ProcessEnv();
   k8s_ = resolve::MakeKubernetesResolver(k8s_options);
   if (k8s_) resolver_.Add(k8s_);
-  if (config_.conntrack_netns != "off") {
-    std::vector<std::string> paths;
-    if (config_.conntrack_netns == "auto") {
-      paths.push_back(config_.host_proc + "/1/ns/net");
-    } else {
-      std::stringstream list(config_.conntrack_netns);
-      for (std::string p; std::getline(list, p, ',');)
-        if (!p.empty()) paths.push_back(p);
-    }
+  if (config_.conntrack_netns.mode != ConntrackNetns::Mode::kOff) {
+    std::vector<std::string> paths = config_.conntrack_netns.paths;
+    if (config_.conntrack_netns.mode == ConntrackNetns::Mode::kAuto)
+      paths = {config_.host_proc + "/1/ns/net"};
     nat_ = std::make_unique<resolve::ConntrackNat>(paths);
     if (!nat_->usable()) nat_.reset();
   }

@@ -165,27 +165,48 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        "comma-separated netns paths (auto)",
        [&](const std::string& v) {
          if (v.empty()) throw BadValue("CONNTRACK_NETNS: empty (use auto, off or paths)");
-         if (v != "auto" && v != "off" && v[0] != '/')
-           throw BadValue("CONNTRACK_NETNS: '" + v + "' is not auto, off or a list of /paths");
-         c.conntrack_netns = v;
+         if (v == "auto" || v == "off") {
+           c.conntrack_netns = {
+               v == "auto" ? ConntrackNetns::Mode::kAuto : ConntrackNetns::Mode::kOff, {}};
+           return;
+         }
+         ConntrackNetns paths{ConntrackNetns::Mode::kPaths, {}};
+         std::stringstream list(v);
+         for (std::string p; std::getline(list, p, ',');) {
+           if (p.empty()) continue;
+           if (p[0] != '/')
+             throw BadValue("CONNTRACK_NETNS: '" + v + "' is not auto, off or a list of /paths");
+           paths.paths.push_back(p);
+         }
+         if (paths.paths.empty()) throw BadValue("CONNTRACK_NETNS: '" + v + "' names no path");
+         c.conntrack_netns = std::move(paths);
        }},
       {"--graph-source", "GRAPH_SOURCE",
        "where /api/graph comes from: agent, or prometheus=URL for the whole cluster (agent)",
        [&](const std::string& v) {
-         if (v != "agent" &&
-             (v.rfind("prometheus=http://", 0) != 0 && v.rfind("prometheus=https://", 0) != 0))
+         const std::string prefix = "prometheus=";
+         if (v == "agent") {
+           c.graph_prometheus_url.clear();
+         } else if (v.rfind(prefix + "http://", 0) == 0 || v.rfind(prefix + "https://", 0) == 0) {
+           c.graph_prometheus_url = v.substr(prefix.size());
+         } else {
            throw BadValue("GRAPH_SOURCE: '" + v +
                           "' is neither 'agent' nor 'prometheus=http(s)://HOST:PORT'");
-         c.graph_source = v;
+         }
        }},
       {"--socket-discovery", "SOCKET_DISCOVERY",
        "how open connections are found: tasks (walk every process's sockets at each poll; "
        "nothing per connection, needs the host PID namespace), open (socket storage from "
        "each connection's open) or auto (tasks in the host PID namespace, else open) (auto)",
        [&](const std::string& v) {
-         if (v != "auto" && v != "tasks" && v != "open")
+         if (v == "auto")
+           c.socket_discovery = SocketDiscovery::kAuto;
+         else if (v == "tasks")
+           c.socket_discovery = SocketDiscovery::kTasks;
+         else if (v == "open")
+           c.socket_discovery = SocketDiscovery::kOpen;
+         else
            throw BadValue("SOCKET_DISCOVERY: '" + v + "' is not auto, tasks or open");
-         c.socket_discovery = v;
        }},
       {"--track-loopback", "TRACK_LOOPBACK", "also map loopback connections (false)",
        boolean("TRACK_LOOPBACK", &c.track_loopback)},
@@ -236,7 +257,7 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
     out.message = std::string("caretta: invalid configuration: ") + e.what();
     return out;
   }
-  if (c.ui_only && PrometheusGraphUrl(c).empty()) {
+  if (c.ui_only && c.graph_prometheus_url.empty()) {
     out.exit_code = 2;
     out.message =
         "caretta: `caretta ui` needs --graph-source prometheus=URL (e.g. "
@@ -245,12 +266,13 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
   return out;
 }
 
-std::string PrometheusGraphUrl(const Config& c) {
-  const std::string prefix = "prometheus=";
-  return c.graph_source.rfind(prefix, 0) == 0 ? c.graph_source.substr(prefix.size()) : "";
-}
-
 std::string Describe(const Config& c) {
+  static constexpr const char* kDiscovery[] = {"auto", "tasks", "open"};
+  std::string conntrack = c.conntrack_netns.mode == ConntrackNetns::Mode::kAuto  ? "auto"
+                          : c.conntrack_netns.mode == ConntrackNetns::Mode::kOff ? "off"
+                                                                                 : "";
+  for (const std::string& p : c.conntrack_netns.paths)
+    conntrack += (conntrack.empty() ? "" : ",") + p;
   std::ostringstream o;
   o << "prometheus_port=" << c.prometheus_port << "\n"
     << "prometheus_endpoint=" << c.prometheus_endpoint << "\n"
@@ -270,9 +292,10 @@ std::string Describe(const Config& c) {
     << "log_level=" << c.log_level << "\n"
     << "track_loopback=" << (c.track_loopback ? "true" : "false") << "\n"
     << "trace_self=" << (c.trace_self ? "true" : "false") << "\n"
-    << "socket_discovery=" << c.socket_discovery << "\n"
-    << "conntrack_netns=" << c.conntrack_netns << "\n"
-    << "graph_source=" << c.graph_source << "\n";
+    << "socket_discovery=" << kDiscovery[static_cast<int>(c.socket_discovery)] << "\n"
+    << "conntrack_netns=" << conntrack << "\n"
+    << "graph_source="
+    << (c.graph_prometheus_url.empty() ? "agent" : "prometheus=" + c.graph_prometheus_url) << "\n";
   return o.str();
 }
 

@@ -11,6 +11,16 @@
 
 namespace caretta::app {
 
+// How live sockets are found (SOCKET_DISCOVERY); see tracer::Discovery.
+enum class SocketDiscovery : std::uint8_t { kAuto, kTasks, kOpen };
+
+// Where Service NAT is undone through conntrack (CONNTRACK_NETNS).
+struct ConntrackNetns {
+  enum class Mode : std::uint8_t { kAuto, kOff, kPaths };
+  Mode mode = Mode::kAuto;         // kAuto: the host namespace, HOST_PROC/1/ns/net
+  std::vector<std::string> paths;  // kPaths: these namespaces
+};
+
 struct Config {
   std::uint16_t prometheus_port = 7117;
   std::string prometheus_endpoint = "/metrics";
@@ -30,14 +40,12 @@ struct Config {
   std::string log_level = "info";
   bool track_loopback = false;
   bool trace_self = false;
-  // How live sockets are found: auto, tasks (walk processes' sockets each poll) or
-  // open (socket storage from each connection's open). See tracer::Discovery.
-  std::string socket_discovery = "auto";
-  // Namespaces whose conntrack table undoes Service NAT: "auto" = the host's root
-  // namespace (HOST_PROC/1/ns/net), "off", or a comma-separated list of paths.
-  std::string conntrack_netns = "auto";
-  std::string graph_source = "agent";  // or "prometheus=URL"
-  bool ui_only = false;                // `caretta ui`: web map from graph_source, no BPF
+  SocketDiscovery socket_discovery = SocketDiscovery::kAuto;
+  ConntrackNetns conntrack_netns;
+  // GRAPH_SOURCE: empty for the agent's own links, else the Prometheus URL of
+  // "prometheus=URL" (the whole cluster's map from PromQL).
+  std::string graph_prometheus_url;
+  bool ui_only = false;  // `caretta ui`: web map from the Prometheus source, no BPF
   bool check_config = false;
 };
 
@@ -58,9 +66,6 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
 // Effective configuration as `key=value` lines, keys named like the environment
 // variables in lower case (for --check-config; the Helm tests read them).
 std::string Describe(const Config& config);
-
-// The Prometheus URL of a "prometheus=URL" graph source, "" for the agent's own.
-std::string PrometheusGraphUrl(const Config& config);
 
 // Strict boolean: true/false/1/0/yes/no/on/off, any case.
 std::optional<bool> ParseBool(std::string text);

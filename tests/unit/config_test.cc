@@ -88,11 +88,35 @@ TEST(Config, HelpExitsZeroAndDocumentsEveryVariable) {
 }
 
 TEST(Config, SocketDiscoveryChoices) {
-  for (const char* v : {"auto", "tasks", "open"}) {
-    ParseOutcome p = ParseConfig({"--socket-discovery", v}, Env({}));
-    EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
-    EXPECT_EQ(p.config.socket_discovery, v);
+  const std::pair<const char*, SocketDiscovery> choices[] = {{"auto", SocketDiscovery::kAuto},
+                                                             {"tasks", SocketDiscovery::kTasks},
+                                                             {"open", SocketDiscovery::kOpen}};
+  for (const auto& [text, want] : choices) {
+    ParseOutcome p = ParseConfig({"--socket-discovery", text}, Env({}));
+    EXPECT_EQ(p.exit_code, -1) << text << ": " << p.message;
+    EXPECT_EQ(p.config.socket_discovery, want);
+    EXPECT_NE(Describe(p.config).find("socket_discovery=" + std::string(text) + "\n"),
+              std::string::npos);
   }
+}
+
+TEST(Config, ConntrackNetnsAndGraphSourceAreParsedOnce) {
+  ParseOutcome p = ParseConfig({"--conntrack-netns", "/run/netns/a,,/run/netns/b", "--graph-source",
+                                "prometheus=http://127.0.0.1:9090"},
+                               Env({}));
+  ASSERT_EQ(p.exit_code, -1) << p.message;
+  EXPECT_EQ(p.config.conntrack_netns.mode, ConntrackNetns::Mode::kPaths);
+  EXPECT_EQ(p.config.conntrack_netns.paths,
+            (std::vector<std::string>{"/run/netns/a", "/run/netns/b"}));
+  EXPECT_EQ(p.config.graph_prometheus_url, "http://127.0.0.1:9090");
+  std::string described = Describe(p.config);
+  EXPECT_NE(described.find("conntrack_netns=/run/netns/a,/run/netns/b\n"), std::string::npos);
+  EXPECT_NE(described.find("graph_source=prometheus=http://127.0.0.1:9090\n"), std::string::npos);
+  ParseOutcome defaults = ParseConfig({}, Env({}));
+  EXPECT_EQ(defaults.config.conntrack_netns.mode, ConntrackNetns::Mode::kAuto);
+  EXPECT_NE(Describe(defaults.config).find("conntrack_netns=auto\ngraph_source=agent\n"),
+            std::string::npos);
+  EXPECT_EQ(ParseConfig({"--conntrack-netns", "/a,rel"}, Env({})).exit_code, 2);
 }
 
 TEST(Config, ServerAndListenAddressesOfEveryForm) {
