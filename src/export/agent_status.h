@@ -19,7 +19,6 @@ struct AgentStatus {
   std::uint64_t tracked_sockets = 0;  // entries in the kernel socket map
   std::uint64_t max_connections = 0;  // its configured bound
   std::uint64_t loopback_connections = 0;
-  std::uint64_t resolver_dns_pending_drops = 0;
   double start_time_seconds = 0;
 };
 
