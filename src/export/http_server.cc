@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdarg>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <tuple>
 
 #include "common/fd_limit.h"
 #include "spdlog/spdlog.h"
@@ -118,14 +120,28 @@ int HexDigit(char c) {
   return -1;
 }
 
+// A rendered body, freed by MHD once sent; holds one of the server's slots for
+// bodies in flight while it lives.
+struct OwnedBody {
+  std::string text;
+  std::atomic<unsigned>* in_flight = nullptr;
+  OwnedBody() = default;
+  OwnedBody(const OwnedBody&) = delete;
+  OwnedBody& operator=(const OwnedBody&) = delete;
+  ~OwnedBody() {
+    if (in_flight) in_flight->fetch_sub(1);
+  }
+};
+
 // An answer ready to queue: a body that outlives the request (static text, an
 // embedded asset) or one the response owns and frees once sent.
 struct Reply {
   int status = 200;
   std::string_view content_type = "text/plain; charset=utf-8";
   std::string_view static_body;
-  std::unique_ptr<std::string> owned_body;
+  std::unique_ptr<OwnedBody> owned_body;
   bool allow_header = false;
+  bool retry_after = false;
 };
 
 Reply Text(int status, std::string_view body) {
@@ -135,23 +151,23 @@ Reply Text(int status, std::string_view body) {
   return r;
 }
 
-Reply Owned(int status, std::string_view content_type, std::string body) {
+Reply Owned(int status, std::string_view content_type, std::unique_ptr<OwnedBody> body) {
   Reply r;
   r.status = status;
   r.content_type = content_type;
-  r.owned_body = std::make_unique<std::string>(std::move(body));
+  r.owned_body = std::move(body);
   return r;
 }
 
-void FreeOwnedBody(void* body) { delete static_cast<std::string*>(body); }
+void FreeOwnedBody(void* body) { delete static_cast<OwnedBody*>(body); }
 
 MHD_Result Queue(MHD_Connection* connection, Reply reply) {
   MHD_Response* response = nullptr;
   if (reply.owned_body) {
-    std::string* body = reply.owned_body.get();
+    OwnedBody* body = reply.owned_body.get();
     // No copy: MHD sends from the string and frees it when the response goes.
-    response = MHD_create_response_from_buffer_with_free_callback_cls(body->size(), body->data(),
-                                                                      &FreeOwnedBody, body);
+    response = MHD_create_response_from_buffer_with_free_callback_cls(
+        body->text.size(), body->text.data(), &FreeOwnedBody, body);
     if (response) reply.owned_body.release();
   } else {
     response = MHD_create_response_from_buffer(reply.static_body.size(),
@@ -163,6 +179,7 @@ MHD_Result Queue(MHD_Connection* connection, Reply reply) {
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type.c_str());
   MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
   if (reply.allow_header) MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  if (reply.retry_after) MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
   MHD_Result queued = MHD_queue_response(connection, static_cast<unsigned>(reply.status), response);
   MHD_destroy_response(response);
   return queued;
@@ -259,6 +276,24 @@ struct HttpServer::Callbacks {
     return Queue(connection, std::move(reply));
   }
 
+  // A body for /metrics or /api/graph, or null when `max_bodies_in_flight` are
+  // already held (by slow readers, say): each can be tens of MB.
+  static std::unique_ptr<OwnedBody> TakeBodySlot(HttpServer* self) {
+    if (self->bodies_in_flight_.fetch_add(1) >= self->limits_.max_bodies_in_flight) {
+      self->bodies_in_flight_.fetch_sub(1);
+      return nullptr;
+    }
+    auto body = std::make_unique<OwnedBody>();
+    body->in_flight = &self->bodies_in_flight_;
+    return body;
+  }
+
+  static Reply Busy() {
+    Reply r = Text(503, "too many answers in flight; retry\n");
+    r.retry_after = true;
+    return r;
+  }
+
   static Reply Route(HttpServer* self, MHD_Connection* connection, std::string_view path,
                      std::string_view method, std::string* label) {
     static constexpr std::string_view kFixed[] = {"/healthz", "/readyz", "/api/graph"};
@@ -275,8 +310,12 @@ struct HttpServer::Callbacks {
       r.allow_header = true;
       return r;
     }
-    if (path == self->metrics_path_)
-      return Owned(200, "text/plain; version=0.0.4; charset=utf-8", self->handlers_.metrics());
+    if (path == self->metrics_path_) {
+      auto body = TakeBodySlot(self);
+      if (!body) return Busy();
+      body->text = self->handlers_.metrics();
+      return Owned(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body));
+    }
     if (path == "/healthz") return Text(200, "ok\n");
     if (path == "/readyz")
       return self->handlers_.ready() ? Text(200, "ready\n") : Text(503, "not ready\n");
@@ -289,7 +328,10 @@ struct HttpServer::Callbacks {
         r.content_type = "application/json";
         return r;
       }
-      auto [status, body] = self->handlers_.graph(*window);
+      auto body = TakeBodySlot(self);
+      if (!body) return Busy();
+      int status = 0;
+      std::tie(status, body->text) = self->handlers_.graph(*window);
       return Owned(status, "application/json", std::move(body));
     }
 #ifdef CARETTA_HAVE_UI

@@ -10,6 +10,7 @@
 // HEAD; paths match exactly.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -53,6 +54,9 @@ struct HttpLimits {
   // bounds the header count: each header costs its bytes plus a ~50-byte record.
   std::size_t connection_memory = 16 * 1024;
   std::size_t max_url = 2048;  // decoded path; longer gets 414
+  // Rendered /metrics and /api/graph bodies alive at once (being rendered or
+  // sent); more get 503 + Retry-After. Bounds memory against slow readers.
+  unsigned max_bodies_in_flight = 8;
 };
 
 class HttpServer {
@@ -117,6 +121,8 @@ class HttpServer {
   std::mutex log_mu_;  // MHD's messages while starting explain a failure
   bool capture_log_ = false;
   std::string start_log_;
+
+  std::atomic<unsigned> bodies_in_flight_{0};
 
   mutable std::mutex counts_mu_;
   std::map<std::string, std::uint64_t> counts_;

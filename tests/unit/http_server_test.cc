@@ -58,6 +58,13 @@ class Socket {
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
   Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Socket& operator=(Socket&& o) noexcept {
+    if (this != &o) {
+      if (fd_ >= 0) close(fd_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
 
   bool ok() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -262,6 +269,27 @@ TEST_F(HttpServerTest, LongUrlsAndHeaderBombsAreRefused) {
   EXPECT_EQ(Request(server->port(), "GET", "/healthz").status, 200);
 }
 
+#ifdef CARETTA_HAVE_UI
+TEST_F(HttpServerTest, ServesTheWebMap) {
+  auto server = Started();
+  Response r = Request(server->port(), "GET", "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Content-Type: text/html"), std::string::npos) << r.head;
+  EXPECT_NE(r.body.find("<!doctype html>"), std::string::npos);
+  r = Request(server->port(), "GET", "/app.js?v=2");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Content-Type: text/javascript"), std::string::npos) << r.head;
+  EXPECT_GT(r.body.size(), 100000u);
+  EXPECT_EQ(Request(server->port(), "GET", "/app.js/").status, 404);
+  EXPECT_EQ(Request(server->port(), "POST", "/").status, 405);
+  auto counts = server->RequestCounts();
+  EXPECT_EQ(Count(counts, "/ 200"), 1u);
+  EXPECT_EQ(Count(counts, "/app.js 200"), 1u);
+  EXPECT_EQ(Count(counts, "/ 405"), 1u);
+  EXPECT_EQ(Count(counts, "other 404"), 1u);
+}
+#endif
+
 TEST_F(HttpServerTest, SecondServerOnThePortFailsClearly) {
   auto first = Started();
   HttpServer second("127.0.0.1", first->port(), "/metrics", Handlers());
@@ -415,6 +443,27 @@ TEST_F(HttpServerTest, LimitLeavesFileDescriptorsInReserve) {
   auto server = Started(limits);
   EXPECT_LE(server->connection_limit() + limits.fd_reserve + common::OpenFileCount(), fds.soft);
   EXPECT_GT(server->connection_limit(), 0u);
+}
+
+TEST_F(HttpServerTest, SlowReadersHoldAtMostTheBodiesInFlight) {
+  metrics_body_ = std::string(32 << 20, 'x');  // more than the socket buffers take
+  HttpLimits limits;
+  limits.max_bodies_in_flight = 1;
+  auto server = Started(limits);
+  Socket slow(server->port());
+  ASSERT_TRUE(slow.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));  // and never reads
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Response r = Request(server->port(), "GET", "/metrics");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.head.find("Retry-After: 1"), std::string::npos) << r.head;
+  EXPECT_EQ(Request(server->port(), "GET", "/healthz").status, 200);
+  slow = Socket(0);  // the reader goes: its body is freed
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = Request(server->port(), "HEAD", "/metrics").status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(HttpServerTest, BigBodiesAreServedWhole) {
