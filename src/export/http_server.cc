@@ -214,6 +214,15 @@ struct HttpServer::Callbacks {
     self->connections_[connection] = c;
   }
 
+  // The request line is parsed (the head is still coming).
+  static void* OnRequestLine(void* cls, const char*, MHD_Connection* connection) {
+    auto* self = static_cast<HttpServer*>(cls);
+    std::lock_guard lock(self->connections_mu_);
+    if (auto it = self->connections_.find(connection); it != self->connections_.end())
+      it->second.request_line = true;
+    return nullptr;  // becomes the request context: OnRequest's first call wants null
+  }
+
   // A request is over (answered or cut): a kept-alive connection gets a fresh
   // head deadline for its next request.
   static void OnRequestDone(void* cls, MHD_Connection* connection, void**,
@@ -222,7 +231,12 @@ struct HttpServer::Callbacks {
     std::lock_guard lock(self->connections_mu_);
     auto it = self->connections_.find(connection);
     if (it == self->connections_.end()) return;
+    // Over before the head was complete (MHD answered 431/400, or the client
+    // left), unless our deadline cut it.
+    if (it->second.in_head && it->second.request_line && !it->second.closing)
+      self->CountDrop("bad_head");
     it->second.in_head = true;
+    it->second.request_line = false;
     it->second.deadline = std::chrono::steady_clock::now() + self->limits_.head_deadline;
   }
 
@@ -474,6 +488,7 @@ void HttpServer::Start() {
        nullptr},
       {MHD_OPTION_NOTIFY_CONNECTION, fn(&Callbacks::OnConnection), this},
       {MHD_OPTION_NOTIFY_COMPLETED, fn(&Callbacks::OnRequestDone), this},
+      {MHD_OPTION_URI_LOG_CALLBACK, fn(&Callbacks::OnRequestLine), this},
       {MHD_OPTION_UNESCAPE_CALLBACK, fn(&Callbacks::Unescape), this},
       {MHD_OPTION_STRICT_FOR_CLIENT, 1, nullptr},
   };

@@ -230,7 +230,8 @@ class HttpHostileTest(unittest.TestCase):
             self.assertLess(after - idle, 10 * 1024)
             self.assertEqual(request(port, "GET", "/healthz")[0], 200)
         finally:
-            stop_server(p)
+            out = stop_server(p)
+        self.assertIn("drop bad_head 53\n", out)  # counted, one per bomb
 
     def test_second_server_on_the_port_fails_clearly(self):
         p, port, _ = start_server()

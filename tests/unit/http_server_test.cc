@@ -266,6 +266,10 @@ TEST_F(HttpServerTest, LongUrlsAndHeaderBombsAreRefused) {
   EXPECT_EQ(Parse(answer).status, 431) << answer.substr(0, 200);
   const std::uint64_t rss_after = RssKiB();
   EXPECT_LT(rss_after, rss_before + 10 * 1024) << rss_before << " KiB -> " << rss_after << " KiB";
+  // Counted when MHD reaps the connection, a moment after it closed it.
+  for (int i = 0; i < 50 && Count(server->ConnectionDrops(), "bad_head") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(Count(server->ConnectionDrops(), "bad_head"), 1u);
   EXPECT_EQ(Request(server->port(), "GET", "/healthz").status, 200);
 }
 
