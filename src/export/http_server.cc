@@ -237,6 +237,7 @@ struct HttpServer::Callbacks {
       self->CountDrop("bad_head");
     it->second.in_head = true;
     it->second.request_line = false;
+    it->second.kept_alive = true;
     it->second.deadline = std::chrono::steady_clock::now() + self->limits_.head_deadline;
   }
 
@@ -433,7 +434,9 @@ void HttpServer::Watch() {
       if (c.closing || c.fd < 0 || now < c.deadline) continue;
       // shutdown, not close: the fd stays MHD's; its epoll sees the hang-up and
       // closes the connection (and the CLOSED notice needs this lock first).
-      CountDrop(c.in_head ? "head_deadline" : "response_deadline");
+      CountDrop(!c.in_head                        ? "response_deadline"
+                : c.kept_alive && !c.request_line ? "keepalive_idle"
+                                                  : "head_deadline");
       if (shutdown(c.fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
         spdlog::debug("http: shutdown of a connection past its deadline: {}", strerror(errno));
       c.closing = true;

@@ -82,7 +82,8 @@ class HttpServer {
   // "path code" → requests answered by a handler.
   std::vector<std::pair<std::string, std::uint64_t>> RequestCounts() const;
   // reason → connections closed by the server: "limit" (over the connection
-  // limit), "head_deadline", "response_deadline", "bad_head" (a request line
+  // limit), "head_deadline", "response_deadline", "keepalive_idle" (no new
+  // request within the head deadline after one was answered), "bad_head" (a request line
   // but no usable head: MHD answered 431 or 400, or the client went away).
   std::vector<std::pair<std::string, std::uint64_t>> ConnectionDrops() const;
 
@@ -92,6 +93,7 @@ class HttpServer {
     std::chrono::steady_clock::time_point deadline;
     bool in_head = true;        // else: answering
     bool request_line = false;  // the head's first line has come
+    bool kept_alive = false;    // a request was answered before this one
     bool closing = false;
   };
   void Count(const std::string& path, int status);

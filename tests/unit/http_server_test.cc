@@ -419,6 +419,12 @@ TEST_F(HttpServerTest, KeepAliveGetsAFreshHeadDeadline) {
     ASSERT_GT(n, 0) << "request " << i;
     EXPECT_EQ(Parse(std::string(buf, static_cast<std::size_t>(n))).status, 200);
   }
+  // Then idle: closed after the head deadline, and not counted as a slow head.
+  EXPECT_TRUE(s.ClosedWithin(std::chrono::milliseconds(1500)));
+  for (int i = 0; i < 50 && Count(server->ConnectionDrops(), "keepalive_idle") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(Count(server->ConnectionDrops(), "keepalive_idle"), 1u);
+  EXPECT_EQ(Count(server->ConnectionDrops(), "head_deadline"), 0u);
 }
 
 TEST_F(HttpServerTest, ExcessConnectionsAreClosedAtOnce) {
