@@ -52,7 +52,10 @@ def stop_server(p):
         raise AssertionError("server did not stop within 10 s")
     finally:
         p.stdout.close()
+        err = p.stderr.read()
         p.stderr.close()
+    if p.returncode != 0:  # e.g. a sanitizer's report
+        raise AssertionError(f"server exited with {p.returncode}: {err[-2000:]}")
     return out
 
 
