@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   # libraries
-  libcurl4-openssl-dev libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev libsimdjson-dev libmicrohttpd-dev libspdlog-dev libfmt-dev
   libcli11-dev libssl-dev libyaml-dev libnetfilter-conntrack-dev libabsl-dev libc-ares-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus iproute2 nftables conntrack

@@ -13,6 +13,9 @@ struct AgentStatus {
   std::vector<std::pair<std::string, std::uint64_t>> kernel_events;  // by event
   std::vector<std::pair<std::string, std::uint64_t>> drops;          // by cause
   std::vector<std::pair<std::string, std::uint64_t>> http_requests;  // "path code" → count
+  // HttpServer::ConnectionDrops(): reason → connections the server closed.
+  std::vector<std::pair<std::string, std::uint64_t>> http_connection_drops;
+  std::uint64_t http_connection_limit = 0;  // HttpServer::connection_limit(); 0 = unknown
   std::uint64_t polls = 0;
   double poll_seconds_sum = 0;
   double last_poll_seconds = 0;

@@ -193,6 +193,16 @@ void WriteRest(PrometheusText& t, const links::LinkSnapshot& snap, const AgentSt
     std::string path = path_code.substr(0, space), code = path_code.substr(space + 1);
     t.Sample("caretta_http_requests_total", {{"path", path}, {"code", code}}, n);
   }
+  t.Family("caretta_http_connections_dropped_total", "counter",
+           "HTTP connections the agent closed, by reason (limit, head_deadline, "
+           "response_deadline, keepalive_idle, bad_head)");
+  for (const auto& [reason, n] : status.http_connection_drops)
+    t.Sample("caretta_http_connections_dropped_total", {{"reason", reason}}, n);
+  if (status.http_connection_limit) {
+    t.Family("caretta_http_connection_limit", "gauge",
+             "concurrent HTTP connections allowed (fewer when file descriptors are short)");
+    t.Sample("caretta_http_connection_limit", {}, status.http_connection_limit);
+  }
   t.Family("caretta_start_time_seconds", "gauge", "agent start time (unix seconds)");
   t.Sample("caretta_start_time_seconds", {}, status.start_time_seconds);
 }

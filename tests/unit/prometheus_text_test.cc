@@ -99,6 +99,19 @@ TEST(MetricsStream, CarettaSeriesSumLinksReachedThroughAService) {
   EXPECT_EQ(ours, 2u);  // our own series keep the Service apart
 }
 
+TEST(RenderMetrics, HttpServerCounts) {
+  AgentStatus status;
+  status.http_requests = {{"/metrics 200", 4}, {"other 404", 2}};
+  status.http_connection_drops = {{"head_deadline", 3}, {"limit", 1}};
+  status.http_connection_limit = 2048;
+  std::string text = RenderMetrics(links::LinkSnapshot{}, status);
+  EXPECT_NE(text.find("caretta_http_requests_total{path=\"other\",code=\"404\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("caretta_http_connections_dropped_total{reason=\"head_deadline\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("caretta_http_connection_limit 2048\n"), std::string::npos);
+}
+
 TEST(EntityId, SeparatesFields) {
   EXPECT_NE(EntityId({"ab", "c", "", "", ""}), EntityId({"a", "bc", "", "", ""}));
   EXPECT_EQ(EntityId({"a", "b", "Deployment", "", ""}), EntityId({"a", "b", "Service", "", ""}));
