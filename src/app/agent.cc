@@ -298,6 +298,8 @@ exporter::AgentStatus Agent::Status(bool stages_up) const {
   s.poll_seconds_sum = poll_seconds_sum_;
   s.last_poll_seconds = last_poll_seconds_;
   s.http_requests = http_->RequestCounts();
+  s.http_connection_drops = http_->ConnectionDrops();
+  s.http_connection_limit = http_->connection_limit();
   s.start_time_seconds = start_time_;
   if (!stages_up) return s;
   const tracer::ProbeInfo& p = tracer_->probe_info();
