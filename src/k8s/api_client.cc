@@ -5,7 +5,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
+
+#include "k8s/limits.h"
 
 namespace caretta::k8s {
 namespace {
@@ -91,9 +92,12 @@ TokenSource::TokenSource(std::string static_token, std::string token_file)
 bool TokenSource::ReadLocked() {
   std::ifstream in(file_, std::ios::binary);
   if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string fresh = Trim(ss.str());
+  // A token is a few KiB (a JWT); a file past the bound is not a token.
+  std::string text(kMaxTokenFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxTokenFileBytes) return false;
+  std::string fresh = Trim(std::move(text));
   struct stat st {};
   if (stat(file_.c_str(), &st) == 0) {
     mtime_ = st.st_mtim;

@@ -45,5 +45,7 @@ struct ClientLimits {
 // YAML nesting depth. YAML aliases are refused outright (billion laughs).
 inline constexpr std::size_t kMaxKubeconfigBytes = 1u << 20;
 inline constexpr int kMaxKubeconfigDepth = 32;
+// Bearer token files (re-read when they rotate); a JWT is a few KiB.
+inline constexpr std::size_t kMaxTokenFileBytes = 64u << 10;
 
 }  // namespace caretta::k8s
