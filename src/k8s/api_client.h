@@ -61,8 +61,8 @@ struct HttpResult {
 // Size bounds of one request. Bodies of non-200 answers are always capped at
 // max_error_body_bytes (the rest is not read).
 struct BodyLimits {
-  std::size_t max_body_bytes = 16u << 20;  // Get(): the 200 body after decompression
-  std::size_t max_wire_bytes = 16u << 20;  // Get(): the 200 body as received (compressed)
+  std::size_t max_body_bytes = 8u << 20;  // Get(): the 200 body after decompression
+  std::size_t max_wire_bytes = 8u << 20;  // Get(): the 200 body as received (compressed)
   std::size_t max_error_body_bytes = 64u << 10;
 };
 

@@ -42,6 +42,24 @@ simdjson::dom::parser ObjectParser(const ClientLimits& limits) {
 
 }  // namespace
 
+bool ListGate::Acquire(const std::function<bool()>& stopping) {
+  std::unique_lock lock(mu_);
+  while (free_ == 0) {
+    if (stopping()) return false;
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  --free_;
+  return true;
+}
+
+void ListGate::Release() {
+  {
+    std::lock_guard lock(mu_);
+    ++free_;
+  }
+  cv_.notify_one();
+}
+
 std::chrono::milliseconds Backoff::Next() {
   double base = static_cast<double>(policy_.initial.count());
   for (int i = 0; i < attempt_ && base < static_cast<double>(policy_.max.count()); ++i) base *= 2;
@@ -159,6 +177,14 @@ void Reflector::Run() {
 }
 
 bool Reflector::List() {
+  ListGate* gate = options_.list_gate.get();
+  if (gate != nullptr && !gate->Acquire([this] { return stopping(); })) return false;
+  struct Slot {
+    ListGate* gate;
+    ~Slot() {
+      if (gate != nullptr) gate->Release();
+    }
+  } slot{gate};
   const ClientLimits& limits = options_.limits;
   const BodyLimits body_limits{limits.max_page_bytes, limits.max_page_bytes,
                                limits.max_error_body_bytes};
@@ -185,6 +211,7 @@ bool Reflector::List() {
     if (r.interrupted) return false;
     if (r.too_large) {
       r = HttpResult{};
+      ReleaseParserMemory(/*trim=*/true);  // up to max_page_bytes just went
       if (page_size > 1) {
         // Large objects: ask for the same page again, fewer at a time.
         page_size = std::max(1, page_size / 2);
@@ -325,9 +352,9 @@ std::optional<Object> Reflector::DecodeItem(std::string_view json, std::string_v
   return object;
 }
 
-void Reflector::ReleaseParserMemory() {
+void Reflector::ReleaseParserMemory(bool trim) {
   const std::size_t keep = options_.limits.parser_keep_bytes;
-  bool released = false;
+  bool released = trim;
   // Fresh parsers: allocate() would keep the document's tape and string buffers.
   if (parser_.capacity() > keep) {
     parser_ = ObjectParser(options_.limits);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,8 +55,24 @@ class Backoff {
   int attempt_ = 0;
 };
 
+// Lets at most `slots` reflectors LIST at once (kMaxConcurrentLists).
+class ListGate {
+ public:
+  explicit ListGate(int slots) : free_(slots) {}
+  // Waits for a slot; false if `stopping()` turned true first.
+  bool Acquire(const std::function<bool()>& stopping);
+  void Release();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;
+};
+
 struct ReflectorOptions {
   ClientLimits limits;  // page size and every size bound
+  // Shared by the reflectors of one resolver; nullptr: LIST whenever needed.
+  std::shared_ptr<ListGate> list_gate;
   // Each WATCH asks for a random timeoutSeconds in [min, 2*min) so watches of many
   // agents do not end together.
   std::chrono::seconds watch_timeout{300};
@@ -119,8 +136,9 @@ class Reflector {
   void NoteDecodeError(std::string_view what, std::string_view detail);
   void NoteSkipped(SkipReason reason, std::string_view what, std::string_view detail);
   void NoteBound(Bound bound, std::string_view message);
-  // Gives back parser buffers grown past limits.parser_keep_bytes.
-  void ReleaseParserMemory();
+  // Gives back parser buffers grown past limits.parser_keep_bytes, and freed heap
+  // memory to the system if anything went (or `trim`).
+  void ReleaseParserMemory(bool trim = false);
   bool stopping() const { return stop_.load(); }
 
   std::shared_ptr<ApiClient> client_;

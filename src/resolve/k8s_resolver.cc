@@ -44,6 +44,8 @@ KubernetesResolver::KubernetesResolver(k8s::ClusterConfig config, KubernetesOpti
       store_(options_.deleted_pod_retention),
       index_(ClusterIndex::Build(k8s::ClusterContents{}, {options_.traverse_up_hierarchy})),
       cgroups_(std::make_shared<const CgroupMap>()) {
+  if (!options_.reflector.list_gate)
+    options_.reflector.list_gate = std::make_shared<k8s::ListGate>(k8s::kMaxConcurrentLists);
   for (k8s::WatchedResource& r : k8s::WatchedResources()) {
     store_.Expect(r);
     reflectors_.push_back(
