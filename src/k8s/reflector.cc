@@ -293,8 +293,12 @@ bool Reflector::DecodePage(std::string& body, std::vector<Object>* items, std::s
   simdjson::error_code e = page_parser_.iterate(body.data(), body.size(), body.capacity()).get(doc);
   od::object list;
   if (e == simdjson::SUCCESS) e = doc.get_object().get(list);
+  auto fail = [&](simdjson::error_code code) {
+    *error = std::string(simdjson::error_message(code)) + ": " + Snippet(body);
+    return false;
+  };
+  if (e != simdjson::SUCCESS) return fail(e);
   for (auto field : list) {
-    if (e != simdjson::SUCCESS) break;
     std::string_view key;
     if ((e = field.unescaped_key().get(key)) != simdjson::SUCCESS) break;
     if (key == "metadata") {
@@ -331,10 +335,7 @@ bool Reflector::DecodePage(std::string& body, std::vector<Object>* items, std::s
       if (e != simdjson::SUCCESS) break;
     }
   }
-  if (e != simdjson::SUCCESS) {
-    *error = std::string(simdjson::error_message(e)) + ": " + Snippet(body);
-    return false;
-  }
+  if (e != simdjson::SUCCESS) return fail(e);
   return true;
 }
 

@@ -277,6 +277,31 @@ TEST(HostileApiServer, UndecodableObjectsAreSkippedOneByOneAndCounted) {
   EXPECT_EQ(index->FindByIp(*common::IpAddress::Parse("10.6.0.3")), nullptr);
 }
 
+TEST(HostileApiServer, PagesThatAreNotAListAreRetriedNotApplied) {
+  std::atomic<int> served{0};
+  const std::vector<std::string> bad = {
+      "<html>502 Bad Gateway</html>",
+      "[1,2,3]",
+      "",
+      R"({"items":"nope"})",
+      R"({"metadata":{"resourceVersion":"7"},"items":[)" + PodItem("cut", "10.3.0.1"),
+      std::string(100000, '[')};
+  HostileApiServer server([&](const HostileRequest& r, HostileWriter& w) {
+    if (r.watch()) return IdleWatch(w);
+    const int n = served++;
+    if (n < static_cast<int>(bad.size())) {
+      w.Json(200, bad[n]);
+      return;
+    }
+    w.Json(200, Page(PodItem("good", "10.3.0.2")));
+  });
+  ClusterStore store;
+  Reflector reflector(ClientFor(server), Pods(), &store, FastOptions());
+  ASSERT_TRUE(WaitFor([&] { return reflector.stats().synced.load(); }, 20s));
+  EXPECT_EQ(PodCount(store), 1u);  // the half page with "cut" was never applied
+  EXPECT_EQ(reflector.stats().decode_errors.load(), bad.size());
+}
+
 std::size_t HeapInUse() {
   const struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;
