@@ -257,6 +257,8 @@ bool Reflector::List() {
     if (items.size() > limits.max_list_objects) {
       NoteBound(Bound::kListObjects,
                 "list failed: more than " + std::to_string(limits.max_list_objects) + " objects");
+      items = {};
+      ReleaseParserMemory(/*trim=*/true);
       return false;
     }
     if (next.empty()) break;
