@@ -473,9 +473,9 @@ void EveryResourceHostile(const char* figure, std::size_t max_peak) {
           bounds += stats->exceeded(Bound::kPageBytes) + stats->exceeded(Bound::kListObjects);
           lines += stats->exceeded(Bound::kWatchLine);
         }
-        return bounds >= 40 && lines >= 4;
+        return bounds >= 20 && lines >= 2;
       },
-      30s));
+      60s));
   EXPECT_FALSE(resolver.Synced());
   EXPECT_FALSE(resolver.AddressesSynced());  // nodes, Services, EndpointSlices never list
   std::string metrics;
