@@ -3,8 +3,10 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
+
+#include "k8s/limits.h"
 
 namespace caretta::k8s {
 namespace {
@@ -19,25 +21,64 @@ std::string Trim(std::string s) {
 
 struct TransferState {
   const std::function<bool(std::string_view)>* on_data = nullptr;
+  const BodyLimits* limits = nullptr;
   CURL* easy = nullptr;
   long status = 0;
   std::string body;
   bool stopped_by_consumer = false;
+  bool error_body_cut = false;  // a non-200 body reached its cap: the rest is not read
+  std::string too_large;        // which bound a 200 body broke
 };
 
+// Receives the body after libcurl's decompression (CURLOPT_ACCEPT_ENCODING), so the
+// cap here bounds the inflated size whatever the compression ratio; returning less
+// than `n` aborts the transfer at once.
 size_t WriteCallback(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<TransferState*>(user);
   const size_t n = size * count;
   if (state->status == 0) curl_easy_getinfo(state->easy, CURLINFO_RESPONSE_CODE, &state->status);
-  if (state->on_data != nullptr && state->status == 200) {
-    if (!(*state->on_data)(std::string_view(data, n))) {
-      state->stopped_by_consumer = true;
-      return 0;  // makes curl abort the transfer
+  if (state->status == 200) {
+    if (state->on_data != nullptr) {
+      if (!(*state->on_data)(std::string_view(data, n))) {
+        state->stopped_by_consumer = true;
+        return 0;
+      }
+      return n;
     }
+    if (state->body.size() + n > state->limits->max_body_bytes) {
+      state->too_large = "body larger than " + std::to_string(state->limits->max_body_bytes) +
+                         " bytes after decompression";
+      return 0;
+    }
+    // Spare capacity past the end lets a JSON parser read its padding in place.
+    constexpr std::size_t kParserPadding = 64;
+    if (state->body.capacity() < state->body.size() + n + kParserPadding)
+      state->body.reserve(
+          std::max(2 * state->body.capacity(), state->body.size() + n + kParserPadding));
+    state->body.append(data, n);
     return n;
   }
-  if (state->body.size() < (64u << 20) || state->on_data == nullptr) state->body.append(data, n);
+  const std::size_t room = state->limits->max_error_body_bytes - state->body.size();
+  if (n > room) {
+    state->body.append(data, room);
+    state->error_body_cut = true;
+    return 0;
+  }
+  state->body.append(data, n);
   return n;
+}
+
+// Bounds the compressed bytes of a Get() body as they arrive (a gzip stream can also
+// grow without producing output, e.g. an endless header comment).
+int ProgressCallback(void* user, curl_off_t /*dltotal*/, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* state = static_cast<TransferState*>(user);
+  if (state->on_data == nullptr && dlnow > 0 &&
+      static_cast<std::size_t>(dlnow) > state->limits->max_wire_bytes) {
+    state->too_large =
+        "body larger than " + std::to_string(state->limits->max_wire_bytes) + " bytes on the wire";
+    return 1;  // aborts the transfer
+  }
+  return 0;
 }
 
 }  // namespace
@@ -51,9 +92,12 @@ TokenSource::TokenSource(std::string static_token, std::string token_file)
 bool TokenSource::ReadLocked() {
   std::ifstream in(file_, std::ios::binary);
   if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string fresh = Trim(ss.str());
+  // A token is a few KiB (a JWT); a file past the bound is not a token.
+  std::string text(kMaxTokenFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxTokenFileBytes) return false;
+  std::string fresh = Trim(std::move(text));
   struct stat st {};
   if (stat(file_.c_str(), &st) == 0) {
     mtime_ = st.st_mtim;
@@ -106,25 +150,30 @@ void ApiConnection::Interrupt() {
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
 }
 
-HttpResult ApiConnection::Get(const std::string& path, std::chrono::seconds timeout) {
-  return Perform(path, timeout, nullptr);
+HttpResult ApiConnection::Get(const std::string& path, std::chrono::seconds timeout,
+                              const BodyLimits& limits) {
+  return Perform(path, timeout, nullptr, limits);
 }
 
 HttpResult ApiConnection::Stream(const std::string& path, std::chrono::seconds timeout,
-                                 const std::function<bool(std::string_view)>& on_data) {
-  return Perform(path, timeout, &on_data);
+                                 const std::function<bool(std::string_view)>& on_data,
+                                 const BodyLimits& limits) {
+  return Perform(path, timeout, &on_data, limits);
 }
 
 HttpResult ApiConnection::Perform(const std::string& path, std::chrono::seconds timeout,
-                                  const std::function<bool(std::string_view)>* on_data) {
-  HttpResult r = PerformOnce(path, timeout, on_data);
+                                  const std::function<bool(std::string_view)>* on_data,
+                                  const BodyLimits& limits) {
+  HttpResult r = PerformOnce(path, timeout, on_data, limits);
   // A rotated token: re-read the file once and retry with the new one.
-  if (r.status == 401 && client_->tokens().Reload()) r = PerformOnce(path, timeout, on_data);
+  if (r.status == 401 && client_->tokens().Reload())
+    r = PerformOnce(path, timeout, on_data, limits);
   return r;
 }
 
 HttpResult ApiConnection::PerformOnce(const std::string& path, std::chrono::seconds timeout,
-                                      const std::function<bool(std::string_view)>* on_data) {
+                                      const std::function<bool(std::string_view)>* on_data,
+                                      const BodyLimits& limits) {
   HttpResult result;
   if (interrupted_) {
     result.interrupted = true;
@@ -138,12 +187,20 @@ HttpResult ApiConnection::PerformOnce(const std::string& path, std::chrono::seco
 
   TransferState state;
   state.on_data = on_data;
+  state.limits = &limits;
   state.easy = easy;
   const std::string url = cfg.server + path;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &WriteCallback);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &state);
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &ProgressCallback);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &state);
+  // A Content-Length past the bound fails before any body is read.
+  if (on_data == nullptr)
+    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(limits.max_wire_bytes));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -222,7 +279,15 @@ HttpResult ApiConnection::PerformOnce(const std::string& path, std::chrono::seco
   result.body = std::move(state.body);
   if (result.interrupted) {
     result.error = "interrupted";
-  } else if (code != CURLE_OK && !(state.stopped_by_consumer && code == CURLE_WRITE_ERROR)) {
+  } else if (!state.too_large.empty() ||
+             (code == CURLE_FILESIZE_EXCEEDED && result.status == 200)) {
+    result.too_large = true;
+    result.error = !state.too_large.empty()
+                       ? state.too_large
+                       : "body larger than " + std::to_string(limits.max_wire_bytes) +
+                             " bytes (Content-Length)";
+  } else if (code != CURLE_OK && !(state.stopped_by_consumer && code == CURLE_WRITE_ERROR) &&
+             !(state.error_body_cut && code == CURLE_WRITE_ERROR)) {
     result.error = curl_easy_strerror(code);
   }
   return result;

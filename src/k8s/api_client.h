@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,17 @@ struct HttpResult {
   std::string body;   // the whole body for Get(); for Stream() only a non-200 body
   std::string error;  // transport error (connect, TLS, cut stream), empty if none
   bool interrupted = false;
+  // The answer broke a size bound and the transfer was aborted (`error` says which);
+  // `body` then holds only what arrived before.
+  bool too_large = false;
+};
+
+// Size bounds of one request. Bodies of non-200 answers are always capped at
+// max_error_body_bytes (the rest is not read).
+struct BodyLimits {
+  std::size_t max_body_bytes = 8u << 20;  // Get(): the 200 body after decompression
+  std::size_t max_wire_bytes = 8u << 20;  // Get(): the 200 body as received (compressed)
+  std::size_t max_error_body_bytes = 64u << 10;
 };
 
 class ApiConnection {
@@ -61,21 +73,27 @@ class ApiConnection {
   ApiConnection(const ApiConnection&) = delete;
   ApiConnection& operator=(const ApiConnection&) = delete;
 
-  // GET `path` (with query). Retries once after re-reading the token on a 401.
-  HttpResult Get(const std::string& path, std::chrono::seconds timeout);
-  // GET `path` and hand each received piece of a 200 body to `on_data` as it comes;
-  // `on_data` returning false ends the transfer.
+  // GET `path` (with query). Retries once after re-reading the token on a 401. A body
+  // past `limits` aborts the transfer (too_large).
+  HttpResult Get(const std::string& path, std::chrono::seconds timeout,
+                 const BodyLimits& limits = {});
+  // GET `path` and hand each received (decompressed) piece of a 200 body to `on_data`
+  // as it comes; `on_data` returning false ends the transfer. The consumer bounds
+  // what it keeps; only the error body is capped here.
   HttpResult Stream(const std::string& path, std::chrono::seconds timeout,
-                    const std::function<bool(std::string_view)>& on_data);
+                    const std::function<bool(std::string_view)>& on_data,
+                    const BodyLimits& limits = {});
 
   // Thread-safe: the running call returns promptly, later calls return at once.
   void Interrupt();
 
  private:
   HttpResult Perform(const std::string& path, std::chrono::seconds timeout,
-                     const std::function<bool(std::string_view)>* on_data);
+                     const std::function<bool(std::string_view)>* on_data,
+                     const BodyLimits& limits);
   HttpResult PerformOnce(const std::string& path, std::chrono::seconds timeout,
-                         const std::function<bool(std::string_view)>* on_data);
+                         const std::function<bool(std::string_view)>* on_data,
+                         const BodyLimits& limits);
 
   std::shared_ptr<ApiClient> client_;
   void* easy_ = nullptr;   // CURL*

@@ -42,6 +42,28 @@ void ReplaceAll(StringPool& pool, ClusterContents::ByUid<T>& map, std::vector<Ob
 
 }  // namespace
 
+bool ClusterContents::Unlisted(std::string_view kind) const {
+  return std::any_of(unlisted.begin(), unlisted.end(), [&](const WatchedResource& r) {
+    return r.type == ResourceType::kWorkloads && r.kind == kind;
+  });
+}
+
+bool ClusterContents::AddressesListed() const {
+  return std::none_of(unlisted.begin(), unlisted.end(),
+                      [](const WatchedResource& r) { return r.type != ResourceType::kWorkloads; });
+}
+
+void ClusterStore::Expect(const WatchedResource& resource) {
+  std::lock_guard lock(mu_);
+  auto& unlisted = contents_.unlisted;
+  if (std::none_of(unlisted.begin(), unlisted.end(), [&](const WatchedResource& r) {
+        return r.resource == resource.resource && r.group == resource.group;
+      })) {
+    unlisted.push_back(resource);
+  }
+  Bump();
+}
+
 ClusterStore::ClusterStore(std::chrono::seconds deleted_pod_retention, SteadyClock clock)
     : retention_(deleted_pod_retention), clock_(std::move(clock)) {}
 
@@ -84,6 +106,9 @@ std::optional<std::chrono::steady_clock::time_point> ClusterStore::NextExpiry() 
 
 void ClusterStore::Replace(const WatchedResource& resource, std::vector<Object> objects) {
   std::lock_guard lock(mu_);
+  std::erase_if(contents_.unlisted, [&](const WatchedResource& r) {
+    return r.resource == resource.resource && r.group == resource.group;
+  });
   switch (resource.type) {
     case ResourceType::kPods: {
       // Pods missing from a relist were deleted while we were not watching.

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,15 @@ struct ClusterContents {
   // Pods deleted less than `retention` ago, oldest first: connections that were open
   // when a pod went away are still reported for a while.
   std::vector<DeletedPod> deleted_pods;
+  // Watched resources whose first LIST has not reached the store yet: what they
+  // hold is unknown, not absent (see ClusterStore::Expect).
+  std::vector<WatchedResource> unlisted;
+
+  // A controller kind that is watched but not listed yet.
+  bool Unlisted(std::string_view kind) const;
+  // Every watched resource that carries addresses (pods, nodes, Services,
+  // EndpointSlices) is listed.
+  bool AddressesListed() const;
 };
 
 class ClusterStore : public ReflectorSink {
@@ -42,6 +52,9 @@ class ClusterStore : public ReflectorSink {
   explicit ClusterStore(std::chrono::seconds deleted_pod_retention = std::chrono::seconds(120),
                         SteadyClock clock = {});
 
+  // Registers a resource that will be listed: until its first Replace() the index
+  // treats its objects as unknown rather than absent.
+  void Expect(const WatchedResource& resource);
   void Replace(const WatchedResource& resource, std::vector<Object> objects) override;
   void Upsert(const WatchedResource& resource, Object object) override;
   void Delete(const WatchedResource& resource, const Object& object) override;

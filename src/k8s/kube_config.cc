@@ -7,7 +7,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
+
+#include "k8s/limits.h"
 
 namespace caretta::k8s {
 namespace {
@@ -30,65 +31,112 @@ struct YamlNode {
   }
 };
 
-YamlNode Convert(yaml_document_t* doc, yaml_node_t* node, int depth) {
-  YamlNode out;
-  if (node == nullptr || depth > 64) return out;
-  switch (node->type) {
-    case YAML_SCALAR_NODE:
-      out.type = YamlNode::Type::kScalar;
-      out.scalar.assign(reinterpret_cast<const char*>(node->data.scalar.value),
-                        node->data.scalar.length);
-      // A plain `null`/`~` is no value (kubeconfigs written by tools contain them).
-      if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-          (out.scalar == "null" || out.scalar == "~")) {
-        out = YamlNode{};
-      }
-      break;
-    case YAML_SEQUENCE_NODE:
-      out.type = YamlNode::Type::kList;
-      for (yaml_node_item_t* it = node->data.sequence.items.start;
-           it < node->data.sequence.items.top; ++it) {
-        out.list.push_back(Convert(doc, yaml_document_get_node(doc, *it), depth + 1));
-      }
-      break;
-    case YAML_MAPPING_NODE:
-      out.type = YamlNode::Type::kMap;
-      for (yaml_node_pair_t* p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-           ++p) {
-        YamlNode key = Convert(doc, yaml_document_get_node(doc, p->key), depth + 1);
-        out.map.emplace_back(key.scalar,
-                             Convert(doc, yaml_document_get_node(doc, p->value), depth + 1));
-      }
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
-YamlNode ParseYamlFile(const std::string& path) {
+// Reads at most kMaxKubeconfigBytes; a larger file is refused, not truncated.
+std::string ReadBounded(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("kubeconfig " + path + ": cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  std::string text(kMaxKubeconfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxKubeconfigBytes) {
+    throw ConfigError("kubeconfig " + path + ": larger than " +
+                      std::to_string(kMaxKubeconfigBytes) +
+                      " bytes, which no kubeconfig needs; refusing it");
+  }
+  return text;
+}
 
+// Builds the tree from libyaml's events, not its document loader, so that what
+// could make it large is refused before it is built: aliases (`*name`; a few
+// hundred bytes of nested aliases expand to billions of nodes) and nesting deeper
+// than kMaxKubeconfigDepth. Only the first document is read.
+YamlNode ParseYaml(const std::string& text, const std::string& path) {
   yaml_parser_t parser;
   if (yaml_parser_initialize(&parser) == 0) throw ConfigError("libyaml: out of memory");
   std::unique_ptr<yaml_parser_t, void (*)(yaml_parser_t*)> parser_guard(&parser,
                                                                         yaml_parser_delete);
   yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
                                text.size());
-  yaml_document_t doc;
-  if (yaml_parser_load(&parser, &doc) == 0) {
-    throw ConfigError("kubeconfig " + path + ": invalid YAML at line " +
-                      std::to_string(parser.problem_mark.line + 1) + ": " +
-                      (parser.problem != nullptr ? parser.problem : "parse error"));
+  struct Frame {
+    YamlNode node;
+    bool has_key = false;
+    std::string key;
+  };
+  std::vector<Frame> stack;
+  YamlNode root;
+  auto attach = [&](YamlNode node) {
+    if (stack.empty()) {
+      root = std::move(node);
+      return;
+    }
+    Frame& f = stack.back();
+    if (f.node.type == YamlNode::Type::kList) {
+      f.node.list.push_back(std::move(node));
+    } else if (!f.has_key) {
+      f.key = std::move(node.scalar);  // a non-scalar key becomes "" (never looked up)
+      f.has_key = true;
+    } else {
+      f.node.map.emplace_back(std::move(f.key), std::move(node));
+      f.has_key = false;
+    }
+  };
+  auto where = [&](const yaml_mark_t& mark) {
+    return "kubeconfig " + path + " line " + std::to_string(mark.line + 1) + ": ";
+  };
+  for (bool done = false; !done;) {
+    yaml_event_t event;
+    if (yaml_parser_parse(&parser, &event) == 0) {
+      throw ConfigError("kubeconfig " + path + ": invalid YAML at line " +
+                        std::to_string(parser.problem_mark.line + 1) + ": " +
+                        (parser.problem != nullptr ? parser.problem : "parse error"));
+    }
+    std::unique_ptr<yaml_event_t, void (*)(yaml_event_t*)> event_guard(&event, yaml_event_delete);
+    switch (event.type) {
+      case YAML_ALIAS_EVENT:
+        throw ConfigError(where(event.start_mark) +
+                          "YAML aliases (*name) are not accepted in a kubeconfig");
+      case YAML_SCALAR_EVENT: {
+        YamlNode node;
+        node.type = YamlNode::Type::kScalar;
+        node.scalar.assign(reinterpret_cast<const char*>(event.data.scalar.value),
+                           event.data.scalar.length);
+        // A plain `null`/`~` is no value (kubeconfigs written by tools contain them).
+        if (event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+            (node.scalar == "null" || node.scalar == "~")) {
+          node = YamlNode{};
+        }
+        attach(std::move(node));
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT:
+        if (stack.size() >= static_cast<std::size_t>(kMaxKubeconfigDepth)) {
+          throw ConfigError(where(event.start_mark) + "nested deeper than " +
+                            std::to_string(kMaxKubeconfigDepth) + " levels");
+        }
+        stack.emplace_back();
+        stack.back().node.type =
+            event.type == YAML_SEQUENCE_START_EVENT ? YamlNode::Type::kList : YamlNode::Type::kMap;
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        YamlNode node = std::move(stack.back().node);
+        stack.pop_back();
+        attach(std::move(node));
+        break;
+      }
+      case YAML_DOCUMENT_END_EVENT:
+      case YAML_STREAM_END_EVENT:
+        done = true;
+        break;
+      default:
+        break;
+    }
   }
-  std::unique_ptr<yaml_document_t, void (*)(yaml_document_t*)> doc_guard(&doc,
-                                                                         yaml_document_delete);
-  return Convert(&doc, yaml_document_get_root_node(&doc), 0);
+  return root;
 }
+
+YamlNode ParseYamlFile(const std::string& path) { return ParseYaml(ReadBounded(path), path); }
 
 bool FileExists(const std::string& path) {
   struct stat st {};

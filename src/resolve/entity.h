@@ -13,6 +13,11 @@ struct Entity {
   std::string kind;        // Deployment, StatefulSet, ..., Service, node, external
   std::string owner;       // direct controller when TRAVERSE_UP_HIERARCHY=false
   std::string zone;        // topology.kubernetes.io/zone of the node, if known
+  // The name is provisional: a pod whose owner chain stops at a controller whose
+  // resource has not been listed yet (API server down at start, a LIST failing) is
+  // named after the last owner known, e.g. its ReplicaSet instead of its Deployment.
+  // Such a name may change once that resource lists; don't export it as final.
+  bool incomplete = false;
 
   friend bool operator==(const Entity&, const Entity&) = default;
   friend auto operator<=>(const Entity& a, const Entity& b) {

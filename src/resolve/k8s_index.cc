@@ -21,6 +21,7 @@ class EntityTable {
       key += *f;
       key.push_back('\0');
     }
+    key.push_back(e.incomplete ? '1' : '0');
     auto [it, inserted] = ids_.try_emplace(std::move(key), 0);
     if (inserted) {
       it->second = static_cast<std::uint32_t>(entities_->size());
@@ -138,13 +139,17 @@ Entity ClusterIndex::PodEntity(const k8s::PodObject& pod, const k8s::ClusterCont
     return e;
   }
   // Climb controller references while the owner is known; an owner not seen yet
-  // leaves the deepest known level (the next rebuild climbs further).
+  // leaves the deepest known level (the next rebuild climbs further). If that
+  // owner's kind has not been listed yet, the name is provisional.
   const k8s::OwnerRef* ref = &pod.controller;
   for (int depth = 0; ref != nullptr && ref->present() && depth < 8; ++depth) {
     e.name = ref->name.view();
     e.kind = ref->kind.view();
     auto owner = contents.workloads.find(ref->uid);
-    if (owner == contents.workloads.end()) break;
+    if (owner == contents.workloads.end()) {
+      e.incomplete = contents.Unlisted(ref->kind);
+      break;
+    }
     ref = &owner->second.controller;
   }
   return e;
@@ -215,6 +220,8 @@ std::shared_ptr<const ClusterIndex> ClusterIndex::Build(const k8s::ClusterConten
     for (const auto& ip : node.addresses) by_ip.Assign(ip, id);
   }
   index->entities_.shrink_to_fit();
+  index->addresses_listed_ = contents.AddressesListed();
+  for (const Entity& e : index->entities_) index->incomplete_entities_ += e.incomplete ? 1 : 0;
   return index;
 }
 

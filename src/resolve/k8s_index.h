@@ -41,6 +41,11 @@ class ClusterIndex {
   std::size_t ip_table_bytes() const { return by_ip_.allocated_bytes(); }
   bool has_host_network_pods() const { return !host_network_pods_.empty(); }
   std::size_t entity_count() const { return entities_.size(); }
+  // Entities whose name is provisional (Entity::incomplete).
+  std::size_t incomplete_entity_count() const { return incomplete_entities_; }
+  // Pods, nodes, Services and EndpointSlices were all listed when this was built:
+  // an address not found is then not in the cluster (else it may be, unknown yet).
+  bool addresses_listed() const { return addresses_listed_; }
 
   // The entity a pod resolves to (exposed for tests).
   static Entity PodEntity(const k8s::PodObject& pod, const k8s::ClusterContents& contents,
@@ -94,6 +99,8 @@ class ClusterIndex {
   };
   std::unordered_map<IpPort, std::uint32_t, IpPortHash> host_ports_;
   std::vector<NodeInfo> nodes_;  // sorted by name
+  std::size_t incomplete_entities_ = 0;
+  bool addresses_listed_ = true;
 };
 
 }  // namespace caretta::resolve

@@ -44,7 +44,10 @@ KubernetesResolver::KubernetesResolver(k8s::ClusterConfig config, KubernetesOpti
       store_(options_.deleted_pod_retention),
       index_(ClusterIndex::Build(k8s::ClusterContents{}, {options_.traverse_up_hierarchy})),
       cgroups_(std::make_shared<const CgroupMap>()) {
+  if (!options_.reflector.list_gate)
+    options_.reflector.list_gate = std::make_shared<k8s::ListGate>(k8s::kMaxConcurrentLists);
   for (k8s::WatchedResource& r : k8s::WatchedResources()) {
+    store_.Expect(r);
     reflectors_.push_back(
         std::make_unique<k8s::Reflector>(client_, std::move(r), &store_, options_.reflector));
   }
@@ -169,6 +172,38 @@ void KubernetesResolver::AppendMetrics(std::string& out) const {
                "resource", [](const k8s::ReflectorStats& s) { return s.decode_errors.load(); });
   // Caretta's names end in _count, which the exposition lint reserves for summaries
   // and histograms, so they are exposed untyped; both only ever increase.
+  AppendHeader(out, "caretta_k8s_objects_skipped_total", "counter",
+               "Kubernetes objects (LIST items, watch events) skipped, by resource and reason: "
+               "invalid_json (the parser refused it: nesting, bad escapes) or malformed (no "
+               "usable object).");
+  for (const auto& [resource, s] : stats) {
+    for (int r = 0; r < 2; ++r) {
+      out += "caretta_k8s_objects_skipped_total{resource=\"";
+      AppendEscaped(out, resource);
+      out += "\",reason=\"";
+      out += k8s::kSkipReasonNames[r];
+      out += "\"} ";
+      out += std::to_string(s->objects_skipped[r].load());
+      out += '\n';
+    }
+  }
+  AppendHeader(out, "caretta_k8s_limit_exceeded_total", "counter",
+               "Kubernetes API answers that broke a size bound and were dropped, by resource "
+               "and limit (page_bytes, list_pages, list_objects, watch_line).");
+  for (const auto& [resource, s] : stats) {
+    for (int b = 0; b < 4; ++b) {
+      out += "caretta_k8s_limit_exceeded_total{resource=\"";
+      AppendEscaped(out, resource);
+      out += "\",limit=\"";
+      out += k8s::kBoundNames[b];
+      out += "\"} ";
+      out += std::to_string(s->bound_exceeded[b].load());
+      out += '\n';
+    }
+  }
+  per_resource("caretta_k8s_resource_synced", "gauge",
+               "1 once the resource's first LIST is done, else 0.", "resource",
+               [](const k8s::ReflectorStats& s) { return s.synced.load() ? 1 : 0; });
   per_resource("caretta_watcher_events_count", "untyped",
                "Kubernetes watch events (ADDED, MODIFIED, DELETED) applied, by resource.",
                "object_type", [](const k8s::ReflectorStats& s) {
@@ -201,6 +236,12 @@ void KubernetesResolver::AppendMetrics(std::string& out) const {
                "IP addresses in the published Kubernetes index.");
   out += "caretta_k8s_index_entries ";
   out += std::to_string(index->ip_count());
+  out += '\n';
+  AppendHeader(out, "caretta_k8s_incomplete_entities", "gauge",
+               "Workload names in the index that are provisional: the owner chain stops at a "
+               "controller whose resource is not listed yet.");
+  out += "caretta_k8s_incomplete_entities ";
+  out += std::to_string(index->incomplete_entity_count());
   out += '\n';
 }
 

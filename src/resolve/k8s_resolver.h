@@ -62,11 +62,18 @@ class KubernetesResolver : public Resolver {
 
   // Every initial LIST is done and its index published.
   bool Synced() const { return synced_.load(); }
+  // The published index has every address-carrying resource (pods, nodes, Services,
+  // EndpointSlices) listed: an address Resolve() does not claim is then not in the
+  // cluster. Before, it may be a pod not known yet. Controllers may still be
+  // unlisted: Resolve() marks the names that depend on them (Entity::incomplete).
+  bool AddressesSynced() const { return index_.load()->addresses_listed(); }
   bool WaitSynced(std::chrono::milliseconds timeout) const;
 
-  // caretta_k8s_decode_errors_total, caretta_watcher_events_count,
-  // caretta_watcher_resets_count, caretta_k8s_relists_total, caretta_node_info,
-  // caretta_k8s_synced, caretta_k8s_index_entries.
+  // caretta_k8s_decode_errors_total, caretta_k8s_objects_skipped_total{reason},
+  // caretta_k8s_limit_exceeded_total{limit}, caretta_watcher_events_count,
+  // caretta_watcher_resets_count, caretta_k8s_relists_total,
+  // caretta_k8s_resource_synced, caretta_node_info, caretta_k8s_synced,
+  // caretta_k8s_index_entries, caretta_k8s_incomplete_entities.
   void AppendMetrics(std::string& prometheus_text) const;
 
   std::shared_ptr<const ClusterIndex> index() const { return index_.load(); }

@@ -86,7 +86,7 @@ void ExpirePodsResourceVersion(FakeApiServer& server) {
 
 ReflectorOptions FastOptions() {
   ReflectorOptions o;
-  o.page_size = 2;
+  o.limits.page_size = 2;
   o.backoff.initial = 50ms;
   o.backoff.max = 500ms;
   return o;
@@ -272,7 +272,7 @@ TEST(Reflector, MalformedObjectsLinesAndListsAreSkippedAndCounted) {
   server.Fault(R"({"type":"malformed_list","mode":"item","resource":"pods"})");
   RecordingSink sink;
   ReflectorOptions options = FastOptions();
-  options.page_size = 100;
+  options.limits.page_size = 100;
   Reflector reflector(ClientFor(server), Pods(), &sink, options);
   ASSERT_TRUE(WaitFor([&] { return reflector.stats().synced.load(); }, 10s));
   EXPECT_EQ(sink.live_count(), 3u);

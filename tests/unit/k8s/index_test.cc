@@ -2,6 +2,8 @@
 // precedence, dual stack, IP reuse, retention and missing owners.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "fixture.h"
 #include "k8s/resources.h"
 #include "resolve/k8s_index.h"
@@ -233,6 +235,70 @@ TEST_F(IndexTest, MissingOwnerResolvesToDeepestKnownLevelThenClimbsWhenSeen) {
   store_.Replace(deployments, {});
   EXPECT_EQ(MustFind(*Build(), "10.244.1.2").kind, "Deployment");
   EXPECT_EQ(MustFind(*Build(), "10.244.1.2").name, "web");
+}
+
+// Issue 12: with the ReplicaSet LIST failing (or the API server down at start), a
+// Deployment's pods were exported as their ReplicaSet for good. An owner whose
+// resource has not been listed yet makes the name provisional, not final.
+TEST(IndexIncomplete, OwnerOfAnUnlistedKindMakesTheNameIncompleteUntilItLists) {
+  k8s::ClusterStore store;
+  for (const k8s::WatchedResource& r : k8s::WatchedResources()) store.Expect(r);
+  auto build = [&] {
+    return store.Read([&](const k8s::ClusterContents& c) { return ClusterIndex::Build(c, {}); });
+  };
+  EXPECT_FALSE(build()->addresses_listed());
+  // Everything lists but ReplicaSets and Deployments.
+  std::map<std::string, std::vector<k8s::Object>> by_kind;
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(ReadFile(FixturePath("cluster.json")));
+  simdjson::dom::element list = parser.parse(padded).value();
+  std::map<std::string, k8s::WatchedResource> resources;
+  for (const k8s::WatchedResource& r : k8s::WatchedResources()) resources.emplace(r.kind, r);
+  simdjson::dom::array items = list["items"].get_array().value();
+  for (simdjson::dom::element item : items) {
+    std::string kind(item["kind"].get_string().value());
+    if (!resources.contains(kind)) continue;
+    std::string error;
+    auto object = k8s::DecodeObject(resources.at(kind).type, kind, item, &error);
+    ASSERT_TRUE(object) << error;
+    by_kind[kind].push_back(std::move(*object));
+  }
+  for (auto& [kind, objects] : by_kind)
+    if (kind != "ReplicaSet" && kind != "Deployment") store.Replace(resources.at(kind), objects);
+
+  auto index = build();
+  EXPECT_TRUE(index->addresses_listed());
+  const Entity* web = index->FindByIp(Ip("10.244.1.2"));
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->kind, "ReplicaSet");  // the last owner known ...
+  EXPECT_TRUE(web->incomplete);        // ... but not final
+  EXPECT_GE(index->incomplete_entity_count(), 1u);
+  // Owners of listed kinds are final: StatefulSet, DaemonSet, Job → CronJob, bare pod.
+  for (const char* ip : {"10.244.1.3", "10.244.1.4", "10.244.2.5", "10.244.2.6", "10.244.2.7"}) {
+    const Entity* e = index->FindByIp(Ip(ip));
+    ASSERT_NE(e, nullptr) << ip;
+    EXPECT_FALSE(e->incomplete) << ip << " " << e->kind;
+  }
+
+  // The ReplicaSets list; their Deployment not yet: still provisional.
+  store.Replace(resources.at("ReplicaSet"), by_kind["ReplicaSet"]);
+  web = (index = build())->FindByIp(Ip("10.244.1.2"));
+  EXPECT_EQ(web->kind, "Deployment");
+  EXPECT_TRUE(web->incomplete);
+  // Deployments list: final.
+  store.Replace(resources.at("Deployment"), by_kind["Deployment"]);
+  web = (index = build())->FindByIp(Ip("10.244.1.2"));
+  EXPECT_EQ(web->kind, "Deployment");
+  EXPECT_EQ(web->name, "web");
+  EXPECT_FALSE(web->incomplete);
+  EXPECT_EQ(index->incomplete_entity_count(), 0u);
+
+  // An owner of a listed kind that is missing (deleted, or not arrived yet) and an
+  // owner of a kind not watched at all stay final, as before.
+  store.Replace(resources.at("ReplicaSet"), {});
+  web = (index = build())->FindByIp(Ip("10.244.1.2"));
+  EXPECT_EQ(web->kind, "ReplicaSet");
+  EXPECT_FALSE(web->incomplete);
 }
 
 TEST_F(IndexTest, EveryEntityCarriesTheZoneOfItsPodsNode) {

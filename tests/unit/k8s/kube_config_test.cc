@@ -129,6 +129,50 @@ current-context: a
   EXPECT_NE(message(exec_only).find("exec credential plugin"), std::string::npos);
 }
 
+// A kubeconfig is read, never expanded: whatever a file holds, the loader's memory
+// stays bounded and the error names the problem.
+TEST_F(KubeConfigTest, HostileFilesAreRefusedWithAClearError) {
+  auto message = [&](const std::string& path) {
+    try {
+      LoadKubeconfig({path});
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // Billion laughs: 9 levels of 9 aliases, ~10^9 scalars once expanded.
+  std::string laughs =
+      "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    laughs += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i) laughs += std::string(i ? "," : "") + "*" + prev;
+    laughs += "]\n";
+  }
+  laughs += "current-context: i\n";
+  ASSERT_LT(laughs.size(), 700u);
+  EXPECT_NE(message(Write("laughs", laughs)).find("YAML aliases (*name) are not accepted"),
+            std::string::npos);
+  // One alias is enough to be refused; an anchor alone is harmless.
+  const std::string one_alias = std::string(kTokenConfig) + "x: &anchor 1\ny: *anchor\n";
+  EXPECT_NE(message(Write("alias", one_alias)).find("line"), std::string::npos);
+  EXPECT_EQ(message(Write("anchor", std::string(kTokenConfig) + "x: &anchor 1\n")), "no error");
+
+  // 100 MB (sparse: nothing is written to disk) is refused before it is read.
+  const std::string big = dir_ + "/big";
+  { std::ofstream(big) << "apiVersion: v1\n"; }
+  fs::resize_file(big, 100u << 20);
+  EXPECT_NE(message(big).find("larger than 1048576 bytes"), std::string::npos);
+
+  // Deep nesting, flow and block style.
+  EXPECT_NE(message(Write("deep", "a: " + std::string(10000, '[') + std::string(10000, ']')))
+                .find("nested deeper than 32 levels"),
+            std::string::npos);
+  std::string block;
+  for (int i = 0; i < 100; ++i) block += std::string(2 * i, ' ') + "k" + std::to_string(i) + ":\n";
+  EXPECT_NE(message(Write("deep-block", block)).find("nested deeper"), std::string::npos);
+}
+
 TEST_F(KubeConfigTest, SearchOrder) {
   ConfigSearch search;
   search.env = Env();
