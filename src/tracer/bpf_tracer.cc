@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -45,12 +46,6 @@ class Fd {
   int fd_;
 };
 
-std::uint32_t RoundUpPow2(std::uint32_t v) {
-  std::uint32_t p = 4096;
-  while (p < v && p < (1u << 30)) p <<= 1;
-  return p;
-}
-
 // Runs an iterator that only has effects in the kernel (adoption) to its end.
 bool RunIterator(int link_fd) {
   Fd fd(bpf_iter_create(link_fd));
@@ -78,7 +73,60 @@ std::string_view CounterName(int index) {
   return index >= 0 && index < CARETTA_CNT_MAX ? kCounterNames[index] : "unknown";
 }
 
+std::string TracerConfig::Validate() const {
+  if (ringbuf_bytes < kMinRingbufBytes || ringbuf_bytes > kMaxRingbufBytes ||
+      (ringbuf_bytes & (ringbuf_bytes - 1)) != 0)
+    return "close-event ring buffer: " + std::to_string(ringbuf_bytes) +
+           " bytes is not a power of two in [" + std::to_string(kMinRingbufBytes / 1024) +
+           " KiB, " + std::to_string(kMaxRingbufBytes >> 20) + " MiB] (the minimum holds ~" +
+           std::to_string(kMinRingbufBytes / 104) +
+           " close records, a burst of long-lived connections closing at once)";
+  if (max_connections == 0) return "max_connections must be at least 1";
+  return "";
+}
+
+int BpfTracer::OpenAndLoad(bool with_storage_walk) {
+  if (skel_) caretta_bpf__destroy(skel_);
+  skel_ = caretta_bpf__open();
+  if (!skel_) return -errno;
+  storage_walk_ = with_storage_walk;
+  skel_->rodata->self_tgid = config_.self_tgid;
+  skel_->rodata->self_port = config_.self_port;
+  skel_->rodata->self_netns = config_.self_netns;
+  skel_->rodata->max_connections = config_.max_connections;
+  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
+  skel_->rodata->ring_wakeup_bytes = config_.ringbuf_bytes / 4;
+  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
+  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
+  int err = bpf_map__set_max_entries(skel_->maps.closed_events, config_.ringbuf_bytes);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
+  // Untracked sockets are not bounded by max_connections: the marks get at least
+  // 64 Ki entries (memory only for those in use, ~100 bytes each).
+  if (!err)
+    err = bpf_map__set_max_entries(skel_->maps.untracked,
+                                   std::max<std::uint32_t>(config_.max_connections, 1u << 16));
+  // The benchmark floor programs are only loaded by the benchmark.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
+  // Each discovery mode loads only the iterators it runs.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.dump_sockets, with_storage_walk);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.adopt_sockets, from_open_);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.dump_task_sockets, !from_open_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+    throw TracerError("cannot configure the BPF object: " + Errno(err));
+  }
+  err = caretta_bpf__load(skel_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  return err;
+}
+
 BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
+  if (std::string problem = config_.Validate(); !problem.empty()) throw TracerError(problem);
   probe_info_.kernel_release = KernelRelease();
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
     throw TracerError(
@@ -89,36 +137,28 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) != 1)
     throw TracerError("kernel lacks the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux >= 5.8)");
 
-  skel_ = caretta_bpf__open();
-  if (!skel_) throw TracerError("cannot open the BPF object: " + Errno(errno));
-
-  skel_->rodata->self_tgid = config_.self_tgid;
-  skel_->rodata->self_port = config_.self_port;
-  skel_->rodata->self_netns = config_.self_netns;
-  skel_->rodata->max_connections = config_.max_connections;
-  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
-  skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
   // The task walk sees only the processes of our own PID namespace: outside the
   // host's, sockets must be tracked from their open instead.
   from_open_ = config_.discovery == Discovery::kOpen ||
                (config_.discovery == Discovery::kAuto && !InInitialPidNamespace());
-  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
-  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ <= 0) ncpus_ = 1;
-  int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
-  // The benchmark floor programs are only loaded by the benchmark.
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
-  if (err) {
-    caretta_bpf__destroy(skel_);
-    throw TracerError("cannot configure the BPF object: " + Errno(err));
-  }
 
-  err = caretta_bpf__load(skel_);
+  int err = OpenAndLoad(/*with_storage_walk=*/true);
+  if (err && !from_open_) {
+    // Some kernels (or security modules) refuse iterators over map elements. The
+    // task walk does not need it: only sockets no process holds any more (closed
+    // by the application, still finishing their handshake) go unlisted then.
+    int first = err;
+    err = OpenAndLoad(/*with_storage_walk=*/false);
+    if (!err) {
+      spdlog::warn(
+          "tracer: the kernel refused iter/bpf_sk_storage_map ({}); listing with the task "
+          "walk alone (sockets no process holds are counted at their close only)",
+          Errno(first));
+    }
+  }
   if (err) {
-    caretta_bpf__destroy(skel_);
     throw TracerError("the kernel rejected the BPF programs (" + Errno(err) +
                       "); needs CAP_BPF+CAP_PERFMON (or root), BTF, tp_btf and "
                       "iter/task_file + bpf_sock_from_file and iter/bpf_sk_storage_map "
@@ -132,7 +172,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   };
   skel_->links.on_state_change = bpf_program__attach(skel_->progs.on_state_change);
   if (!skel_->links.on_state_change) fail("cannot attach tp_btf/inet_sock_set_state");
-  {
+  if (storage_walk_) {
     // The sk_storage iterator walks one map, named at attach time. It is the
     // listing with storage from the open, and completes a full listing otherwise.
     union bpf_iter_link_info info = {};
@@ -168,10 +208,10 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   probe_info_.state_hook = "tp_btf/inet_sock_set_state";
   probe_info_.counter_source = from_open_ ? "iter/bpf_sk_storage_map" : "iter/task_file";
   probe_info_.close_channel = "close-cache+ringbuf";
-  ring_thread_ = std::thread([this] { RingLoop(); });
+  if (config_.drain_ring_between_polls) ring_thread_ = std::thread([this] { RingLoop(); });
   spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
                probe_info_.state_hook, probe_info_.counter_source, probe_info_.kernel_release,
-               config_.max_connections, RoundUpPow2(config_.ringbuf_bytes) / 1024);
+               config_.max_connections, config_.ringbuf_bytes / 1024);
 }
 
 BpfTracer::~BpfTracer() {
@@ -261,26 +301,30 @@ std::size_t BpfTracer::ReadIterator(int link_fd, bool complete, const Connection
 }
 
 PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
-  // Order matters: the BPF side submits a socket's close record before it marks the
-  // socket closed, so a socket the iterator no longer lists has its record in the
-  // ring by the time we drain it below. Idle sockets are not listed; after a lost
-  // close record (ring full) or a state change the kernel skipped, one complete
-  // listing lets the tracker forget sockets that are gone.
+  // Order matters: a socket the iterator no longer lists has its close record in
+  // the ring by the time we drain it below (or within microseconds: the tracker
+  // waits for a second complete listing). Idle sockets are not listed; after a lost
+  // close record (ring full) or a state change the kernel skipped, complete
+  // listings let the tracker close the sockets that are gone.
   PollStats stats;
   std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   std::uint64_t missed = MissedStateChanges();
-  const bool want_complete = drops != ring_drops_seen_ || missed != missed_seen_;
+  const bool want_complete =
+      drops != ring_drops_seen_ || missed != missed_seen_ || tracker_.suspects() > 0;
   tracker_.BeginPoll();
   ++skel_->bss->poll_gen;
   bool ok = true;
-  const int storage_walk = bpf_link__fd(skel_->links.dump_sockets);
   if (from_open_) {
-    stats.listed = ReadIterator(storage_walk, want_complete, sink, &ok);
+    stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_sockets), want_complete, sink, &ok);
   } else {
-    stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), false, sink, &ok);
-    // The task walk misses sockets no process holds any more (closed, still
-    // sending): complete listings also walk the storage of every known socket.
-    if (want_complete && ok) stats.listed += ReadIterator(storage_walk, true, sink, &ok);
+    // A complete listing lists every socket a process holds from the task walk
+    // (which resumes exactly where each read stopped), then, where the kernel
+    // allows it, every known socket no process holds any more from its storage.
+    stats.listed =
+        ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), want_complete, sink, &ok);
+    if (ok) SweepUntracked();
+    if (want_complete && ok && storage_walk_)
+      stats.listed += ReadIterator(bpf_link__fd(skel_->links.dump_sockets), true, sink, &ok);
   }
   stats.complete = want_complete && ok;  // a failed walk proves nothing: try again
   if (stats.complete) {
@@ -305,8 +349,27 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   for (const caretta_slot_flush& f : flushed) close_cache_->Flushed(f, folded);
   for (const SocketSnapshot& s : closed) tracker_.Closed(s, sink);
   stats.closed = closed.size();
-  tracker_.EndPoll(stats.complete);
+  stats.reconciled = tracker_.EndPoll(stats.complete, sink);
   return stats;
+}
+
+void BpfTracer::SweepUntracked() {
+  const int fd = bpf_map__fd(skel_->maps.untracked);
+  const std::uint32_t gen = skel_->bss->poll_gen;
+  std::vector<std::uint64_t> stale;
+  std::uint64_t key = 0, next = 0;
+  const void* prev = nullptr;  // the first call asks for the first key
+  // Bounded by the map's size (max_connections); one syscall when it is empty.
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    std::uint32_t last_walk = 0;
+    if (bpf_map_lookup_elem(fd, &next, &last_walk) == 0 && last_walk != gen) stale.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (std::uint64_t cookie : stale) {
+    if (bpf_map_delete_elem(fd, &cookie) != 0 && errno != ENOENT)
+      spdlog::warn("tracer: cannot forget an untracked socket: {}", Errno(errno));
+  }
 }
 
 ConnectionDelta BpfTracer::FoldedDelta(const caretta_close_key& key, const CloseTotals& delta) {
