@@ -356,20 +356,36 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
 void BpfTracer::SweepUntracked() {
   const int fd = bpf_map__fd(skel_->maps.untracked);
   const std::uint32_t gen = skel_->bss->poll_gen;
-  std::vector<std::uint64_t> stale;
-  std::uint64_t key = 0, next = 0;
-  const void* prev = nullptr;  // the first call asks for the first key
-  // Bounded by the map's size (max_connections); one syscall when it is empty.
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    std::uint32_t last_walk = 0;
-    if (bpf_map_lookup_elem(fd, &next, &last_walk) == 0 && last_walk != gen) stale.push_back(next);
-    key = next;
-    prev = &key;
+  // Read in batches: with the table full this map may hold tens of thousands of
+  // entries, and one syscall per entry would cost more than the walk.
+  constexpr std::uint32_t kChunk = 4096;
+  std::vector<std::uint64_t> keys(kChunk), stale;
+  std::vector<std::uint32_t> walks(kChunk);
+  std::uint64_t untracked_now = 0;
+  std::uint64_t in_batch = 0, out_batch = 0;  // a hash map's batch token fits 64 bits
+  void* in = nullptr;                         // the first call starts at the beginning
+  for (;;) {
+    std::uint32_t count = kChunk;
+    int err = bpf_map_lookup_batch(fd, in, &out_batch, keys.data(), walks.data(), &count, nullptr);
+    int e = err ? errno : 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (walks[i] != gen)
+        stale.push_back(keys[i]);
+      else
+        ++untracked_now;
+    }
+    if (err) {
+      if (e != ENOENT) spdlog::warn("tracer: reading the untracked sockets failed: {}", Errno(e));
+      break;  // ENOENT: the end
+    }
+    in_batch = out_batch;
+    in = &in_batch;
   }
   for (std::uint64_t cookie : stale) {
     if (bpf_map_delete_elem(fd, &cookie) != 0 && errno != ENOENT)
       spdlog::warn("tracer: cannot forget an untracked socket: {}", Errno(errno));
   }
+  untracked_now_.store(untracked_now, std::memory_order_relaxed);
 }
 
 ConnectionDelta BpfTracer::FoldedDelta(const caretta_close_key& key, const CloseTotals& delta) {

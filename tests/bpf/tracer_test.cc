@@ -313,9 +313,14 @@ TEST_F(TracerTest, AdoptsConnectionsOpenedBeforeTheTracer) {
   Connection c = Open();
   Send(c.client, c.server, 500);  // before: not counted
   tracer_ = std::make_unique<tracer::BpfTracer>(TestConfig());
-  EXPECT_EQ(tracer_->AdoptExisting(
-                {"/var/run/netns/" + net_->host(0).netns, "/var/run/netns/" + net_->host(1).netns}),
-            2u);
+  const std::uint64_t adopted = tracer_->AdoptExisting(
+      {"/var/run/netns/" + net_->host(0).netns, "/var/run/netns/" + net_->host(1).netns});
+  // The task walk adopts every process's open sockets, other tests' on this
+  // machine too; iter/tcp walks only the namespaces named.
+  if (TestConfig().discovery == tracer::Discovery::kOpen)
+    EXPECT_EQ(adopted, 2u);
+  else
+    EXPECT_GE(adopted, 2u);
   Send(c.client, c.server, 1234);
   Send(c.server, c.client, 99);
   CloseAndExpectExact(c, 1234, 99);
@@ -681,7 +686,20 @@ class HeldConnections {
 struct HeldSeen {
   std::map<Role, std::set<std::uint64_t>> listed, closed, closed_lost;
   std::map<Role, std::uint64_t> sent, received;
+  std::map<Role, std::map<std::uint64_t, std::uint64_t>> bytes;  // sent + received, by cookie
 };
+
+// TCP sockets in a test namespace that still hold a connection (not TIME_WAIT).
+int OpenTcpSockets(const std::string& netns) {
+  const std::string cmd =
+      "ip netns exec " + netns + " ss -Htan 'not state time-wait' 2>/dev/null | wc -l";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  int n = -1;
+  if (std::fscanf(p, "%d", &n) != 1) n = -1;
+  pclose(p);
+  return n;
+}
 
 void Tally(const HeldConnections& held, const testing::TestNetwork& net,
            const std::vector<tracer::ConnectionDelta>& deltas, HeldSeen* seen) {
@@ -691,6 +709,7 @@ void Tally(const HeldConnections& held, const testing::TestNetwork& net,
     if (d.socket.netns != net.NetnsInode(client ? 0 : 1)) continue;
     seen->sent[d.socket.role] += d.sent;
     seen->received[d.socket.role] += d.received;
+    seen->bytes[d.socket.role][d.socket.cookie] += d.sent + d.received;
     if (!d.socket.closed)
       seen->listed[d.socket.role].insert(d.socket.cookie);
     else if (d.close_lost)
@@ -745,9 +764,10 @@ TEST_F(TracerTest, TwentyTwoThousandOpenConnectionsAreAllListed) {
 // silently. The ring is read only at each poll here, so a burst of closes of
 // listed sockets overflows it deterministically.
 TEST_F(TracerTest, LostCloseRecordsAreReconciledAndTheirBytesCounted) {
-  constexpr int kChildren = 2, kPerChild = 2'000;
+  constexpr int kChildren = 2, kPerChild = 3'000;  // 12,000 records, the ring holds ~5,000
   constexpr std::size_t kPayload = 123;
   tracer::TracerConfig cfg = TestConfig();
+  cfg.max_connections = 65'536;
   cfg.ringbuf_bytes = tracer::TracerConfig::kMinRingbufBytes;
   cfg.drain_ring_between_polls = false;
   tracer_.reset();
@@ -764,6 +784,7 @@ TEST_F(TracerTest, LostCloseRecordsAreReconciledAndTheirBytesCounted) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the ACKs land
   const std::uint64_t drops_before = tracer_->ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   const tracer::BpfTracer::LostBytes lost_before = tracer_->LostCloseBytes();
+  const std::uint64_t missed_before = tracer_->MissedStateChanges();
   held.CloseAll();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the closes' handshakes
   auto all_closed = [&] {
@@ -771,37 +792,58 @@ TEST_F(TracerTest, LostCloseRecordsAreReconciledAndTheirBytesCounted) {
       if (Union(seen.closed[r], seen.closed_lost[r]).size() < kConnections) return false;
     return true;
   };
+  // Until every socket is closed in the kernel too: without the storage walk, a
+  // socket no process holds any more (finishing its handshake, e.g. a FIN lost in
+  // the burst and retransmitted) is closed by the tracker before its record comes.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   do {
     Tally(held, *net_, tracer_->Poll().deltas, &seen);
-    if (all_closed()) break;
+    if (all_closed() && OpenTcpSockets(net_->host(0).netns) == 0 &&
+        OpenTcpSockets(net_->host(1).netns) == 0)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (std::chrono::steady_clock::now() < deadline);
+  Tally(held, *net_, tracer_->Poll().deltas, &seen);  // the last records
   const std::uint64_t drops = tracer_->ReadCounter(CARETTA_CNT_DROP_RINGBUF) - drops_before;
   const tracer::BpfTracer::LostBytes lost_after = tracer_->LostCloseBytes();
+  // Closes the kernel did not run the hook for (it does not nest a program in
+  // itself: a close in a softirq landing on one CPU while the hook runs there is
+  // skipped). Their sockets are closed by the tracker too; what they moved since
+  // their last listing is unknown, so only their number is counted.
+  const std::uint64_t missed = tracer_->MissedStateChanges() - missed_before;
   ASSERT_GT(drops, 0u) << "the ring never overflowed: nothing was tested";
-  std::printf(
-      "ring drops %lu; closed by record %zu+%zu, by the tracker %zu+%zu; lost bytes %lu/%lu\n",
-      static_cast<unsigned long>(drops), seen.closed[Role::kClient].size(),
-      seen.closed[Role::kServer].size(), seen.closed_lost[Role::kClient].size(),
-      seen.closed_lost[Role::kServer].size(),
-      static_cast<unsigned long>(lost_after.sent - lost_before.sent),
-      static_cast<unsigned long>(lost_after.received - lost_before.received));
+  std::map<Role, std::uint64_t> lost_sockets;  // closed by the tracker, no bytes ever came
   for (Role r : {Role::kClient, Role::kServer}) {
     // Every listed socket is closed once: by its record, or by the tracker.
     EXPECT_EQ(Union(seen.closed[r], seen.closed_lost[r]), seen.listed[r]);
-    for (std::uint64_t cookie : seen.closed_lost[r]) EXPECT_FALSE(seen.closed[r].contains(cookie));
+    for (std::uint64_t cookie : seen.closed_lost[r]) {
+      EXPECT_FALSE(seen.closed[r].contains(cookie));
+      if (seen.bytes[r][cookie] == 0) ++lost_sockets[r];
+    }
   }
-  EXPECT_GT(seen.closed_lost[Role::kClient].size() + seen.closed_lost[Role::kServer].size(), 0u);
-  // What the records brought is exact; the rest is counted as lost (the counters
-  // are host-wide: other closes the ring lost can only add).
+  std::printf(
+      "ring drops %lu; closed by record %zu+%zu, by the tracker %zu+%zu (bytes lost %lu+%lu); "
+      "lost bytes counted %lu/%lu; hook runs skipped %lu\n",
+      static_cast<unsigned long>(drops), seen.closed[Role::kClient].size(),
+      seen.closed[Role::kServer].size(), seen.closed_lost[Role::kClient].size(),
+      seen.closed_lost[Role::kServer].size(),
+      static_cast<unsigned long>(lost_sockets[Role::kClient]),
+      static_cast<unsigned long>(lost_sockets[Role::kServer]),
+      static_cast<unsigned long>(lost_after.sent - lost_before.sent),
+      static_cast<unsigned long>(lost_after.received - lost_before.received),
+      static_cast<unsigned long>(missed));
+  EXPECT_GT(lost_sockets[Role::kClient] + lost_sockets[Role::kServer], 0u);
+  // What the records brought is exact: each socket whose record was lost lacks
+  // exactly its payload, and that is counted as lost (the counters are host-wide:
+  // other closes the ring lost can only add).
   const std::uint64_t total = kConnections * kPayload;
-  EXPECT_LE(seen.sent[Role::kClient], total);
-  EXPECT_LE(seen.received[Role::kServer], total);
-  EXPECT_GE(seen.sent[Role::kClient] + (lost_after.sent - lost_before.sent), total);
-  EXPECT_GE(seen.received[Role::kServer] + (lost_after.received - lost_before.received), total);
-  EXPECT_EQ(seen.sent[Role::kClient] + kPayload * seen.closed_lost[Role::kClient].size(), total)
-      << "each socket closed without its record lost exactly its payload";
+  EXPECT_EQ(seen.sent[Role::kClient] + kPayload * lost_sockets[Role::kClient], total);
+  EXPECT_EQ(seen.received[Role::kServer] + kPayload * lost_sockets[Role::kServer], total);
+  EXPECT_GE(lost_after.sent - lost_before.sent + kPayload * missed,
+            kPayload * lost_sockets[Role::kClient]);
+  EXPECT_GE(lost_after.received - lost_before.received + kPayload * missed,
+            kPayload * lost_sockets[Role::kServer]);
+  EXPECT_LE(lost_sockets[Role::kClient] + lost_sockets[Role::kServer], drops + missed);
 }
 
 // A socket the table has no room for is counted once, not at every poll.
@@ -825,6 +867,14 @@ TEST_F(TracerTest, TableFullIsCountedOncePerSocket) {
   // Counted again at every poll, this would have grown by 4 x 584; sockets other
   // processes open meanwhile may add a few.
   EXPECT_LT(tracer_->ReadCounter(CARETTA_CNT_DROP_TABLE_FULL) - first, untracked / 4);
+  if (TestConfig().discovery == tracer::Discovery::kOpen) return;  // counted at the open
+  // The task walk knows how many it cannot track now, and forgets them as they close.
+  const std::uint64_t while_open = tracer_->UntrackedSockets();
+  EXPECT_GE(while_open, untracked);
+  held.CloseAll();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Poll();
+  EXPECT_LE(tracer_->UntrackedSockets() + untracked, while_open);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "tracer/bpf_tracer.h"
+
 namespace caretta::tracer {
 namespace {
 
@@ -201,6 +203,24 @@ TEST(ConnectionTracker, GraveyardForgetsAfterItsRetention) {
   EXPECT_EQ(t.graveyard_size(), 1u);
   for (std::uint32_t i = 0; i <= ConnectionTracker::kGraveyardPolls; ++i) t.Apply({}, {});
   EXPECT_EQ(t.graveyard_size(), 0u);
+}
+
+TEST(TracerConfig, RingBufferMustHoldACloseBurst) {
+  TracerConfig c;
+  EXPECT_EQ(c.Validate(), "");  // the default, 1 MiB
+  c.ringbuf_bytes = 4096;       // ~40 records: accepted before
+  EXPECT_NE(c.Validate().find("512 KiB"), std::string::npos) << c.Validate();
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes / 2;
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes;
+  EXPECT_EQ(c.Validate(), "");
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes + 4096;  // not a power of two
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = 1u << 31;
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = 1u << 20;
+  c.max_connections = 0;
+  EXPECT_NE(c.Validate(), "");
 }
 
 }  // namespace
