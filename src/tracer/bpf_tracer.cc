@@ -79,7 +79,7 @@ std::string TracerConfig::Validate() const {
     return "close-event ring buffer: " + std::to_string(ringbuf_bytes) +
            " bytes is not a power of two in [" + std::to_string(kMinRingbufBytes / 1024) +
            " KiB, " + std::to_string(kMaxRingbufBytes >> 20) + " MiB] (the minimum holds ~" +
-           std::to_string(kMinRingbufBytes / 104) +
+           std::to_string(kMinRingbufBytes / 96) +
            " close records, a burst of long-lived connections closing at once)";
   if (max_connections == 0) return "max_connections must be at least 1";
   return "";
