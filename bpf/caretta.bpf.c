@@ -635,7 +635,8 @@ static __always_inline bool list_socket(struct seq_file *seq, struct sock *sk,
   info->last_acked = acked;
   info->last_received = received;
   info->last_retrans = retrans;
-  info->reported_sent = rec.bytes_acked > 0 && rec.fin_acked ? rec.bytes_acked - 1 : rec.bytes_acked;
+  info->reported_sent =
+      rec.bytes_acked > 0 && rec.fin_acked ? rec.bytes_acked - 1 : rec.bytes_acked;
   info->reported_received =
       rec.bytes_received > 0 && rec.fin_received ? rec.bytes_received - 1 : rec.bytes_received;
   info->reported = 1;
@@ -667,8 +668,8 @@ static __always_inline void note_untracked(struct sock *sk, __u32 why) {
     return;
   }
   count(why);
-  /* Full (more untracked sockets than max_connections): it is counted again at
-   * the next walk. */
+  /* If the map is full (64 Ki or more untracked sockets at once), the socket is
+   * counted again at the next walk. */
   __u32 gen = poll_gen;
   bpf_map_update_elem(&untracked, &cookie, &gen, BPF_NOEXIST);
 }
