@@ -309,8 +309,10 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   PollStats stats;
   std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   std::uint64_t missed = MissedStateChanges();
+  const bool periodic = config_.complete_listing_every > 0 &&
+                        ++polls_since_complete_ >= config_.complete_listing_every;
   const bool want_complete =
-      drops != ring_drops_seen_ || missed != missed_seen_ || tracker_.suspects() > 0;
+      drops != ring_drops_seen_ || missed != missed_seen_ || tracker_.suspects() > 0 || periodic;
   tracker_.BeginPoll();
   ++skel_->bss->poll_gen;
   bool ok = true;
@@ -330,6 +332,7 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   if (stats.complete) {
     ring_drops_seen_ = drops;
     missed_seen_ = missed;
+    polls_since_complete_ = 0;
   }
   // Folded closes: the slots first, then (from the ring) the final totals of slots
   // that changed key; the cache counts each close once either way.

@@ -51,6 +51,10 @@ struct TracerConfig {
   // Drain the ring buffer on a thread as it fills, not only at each Poll(). Off
   // only in tests that need the ring to overflow.
   bool drain_ring_between_polls = true;
+  // A complete listing at least this often (in polls), whatever the drop counters
+  // say: a socket gone without a close record for any reason is closed within
+  // two of them. 0: only after drops and skipped hook runs.
+  std::uint32_t complete_listing_every = 60;
 
   // "" when usable, else what is wrong (the constructor throws it as TracerError).
   std::string Validate() const;
@@ -154,6 +158,7 @@ class BpfTracer {
   bool storage_walk_ = true;           // iter/bpf_sk_storage_map loaded
   std::uint64_t ring_drops_seen_ = 0;  // a new drop asks for one complete listing
   std::uint64_t missed_seen_ = 0;      // likewise a skipped state change
+  std::uint32_t polls_since_complete_ = 0;
 
   std::mutex ring_mu_;  // serializes ring_buffer__consume
   std::mutex closed_mu_;

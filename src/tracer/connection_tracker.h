@@ -84,6 +84,7 @@ class ConnectionTracker {
     Role role = Role::kUnknown;
     std::uint8_t missed_listings = 0;  // complete listings in a row without it
   };
+  static_assert(sizeof(Known) <= 80, "one per tracked socket: keep it small");
   struct Buried {  // a socket we closed without its record
     std::uint64_t sent = 0, received = 0;
     std::uint32_t retransmits = 0;

@@ -733,6 +733,7 @@ TEST_F(TracerTest, TwentyTwoThousandOpenConnectionsAreAllListed) {
   tracer::TracerConfig cfg = TestConfig();
   cfg.max_connections = 65'536;
   cfg.ringbuf_bytes = 16u << 20;  // every close record fits: this test is about listing
+  cfg.complete_listing_every = 5;
   tracer_.reset();
   tracer_ = std::make_unique<tracer::BpfTracer>(cfg);
   const auto started = std::chrono::steady_clock::now();
@@ -744,18 +745,24 @@ TEST_F(TracerTest, TwentyTwoThousandOpenConnectionsAreAllListed) {
   EXPECT_EQ(seen.listed[Role::kClient].size(), kConnections);
   EXPECT_EQ(seen.listed[Role::kServer].size(), kConnections);
   EXPECT_EQ(tracer_->ReadCounters()[CARETTA_CNT_DROP_TABLE_FULL], 0u);
-  // Each listed socket closes once, by its own record.
+  // Each listed socket closes once: by its own record or, where none came, by the
+  // tracker (complete listings every 5 polls here find it gone).
   held.CloseAll();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto all_closed = [&] {
+    for (Role r : {Role::kClient, Role::kServer})
+      if (Union(seen.closed[r], seen.closed_lost[r]).size() < kConnections) return false;
+    return true;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     Tally(held, *net_, tracer_->Poll().deltas, &seen);
-  } while ((seen.closed[Role::kClient].size() < kConnections ||
-            seen.closed[Role::kServer].size() < kConnections) &&
-           std::chrono::steady_clock::now() < deadline);
-  EXPECT_EQ(seen.closed[Role::kClient], seen.listed[Role::kClient]);
-  EXPECT_EQ(seen.closed[Role::kServer], seen.listed[Role::kServer]);
-  EXPECT_TRUE(seen.closed_lost[Role::kClient].empty());
+  } while (!all_closed() && std::chrono::steady_clock::now() < deadline);
+  for (Role r : {Role::kClient, Role::kServer})
+    EXPECT_EQ(Union(seen.closed[r], seen.closed_lost[r]), seen.listed[r]);
+  std::printf("closed by record %zu+%zu, by the tracker %zu+%zu\n",
+              seen.closed[Role::kClient].size(), seen.closed[Role::kServer].size(),
+              seen.closed_lost[Role::kClient].size(), seen.closed_lost[Role::kServer].size());
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(120));
 }
 
