@@ -21,8 +21,10 @@ namespace caretta::tracer {
 namespace {
 
 constexpr std::string_view kCounterNames[CARETTA_CNT_MAX] = {
-    "opened_client",   "opened_server", "closed",       "failed_connect", "loopback",  "self",
-    "drop_table_full", "drop_storage",  "drop_ringbuf", "adopted",        "aggregated"};
+    "opened_client",      "opened_server", "closed",          "failed_connect",
+    "loopback",           "self",          "drop_table_full", "drop_storage",
+    "drop_ringbuf",       "adopted",       "aggregated",      "lost_sent_bytes",
+    "lost_received_bytes"};
 
 std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
 

@@ -223,5 +223,14 @@ TEST(TracerConfig, RingBufferMustHoldACloseBurst) {
   EXPECT_NE(c.Validate(), "");
 }
 
+TEST(CounterName, EveryKernelCounterHasOne) {
+  for (int i = 0; i < CARETTA_CNT_MAX; ++i) {
+    EXPECT_FALSE(CounterName(i).empty()) << i;
+    EXPECT_NE(CounterName(i), "unknown") << i;
+  }
+  EXPECT_EQ(CounterName(CARETTA_CNT_LOST_SENT_BYTES), "lost_sent_bytes");
+  EXPECT_EQ(CounterName(CARETTA_CNT_LOST_RECEIVED_BYTES), "lost_received_bytes");
+}
+
 }  // namespace
 }  // namespace caretta::tracer
