@@ -31,6 +31,10 @@ enum caretta_counter {
   CARETTA_CNT_DROP_RINGBUF,    /* close/failed record lost: ring buffer full */
   CARETTA_CNT_ADOPTED,         /* sockets already open at start-up, adopted */
   CARETTA_CNT_AGGREGATED,      /* close records folded into the close cache */
+  /* Data bytes of sockets whose close record was lost (ring buffer full), beyond
+   * what user space had already been told: counted here, never silently. */
+  CARETTA_CNT_LOST_SENT_BYTES,
+  CARETTA_CNT_LOST_RECEIVED_BYTES,
   CARETTA_CNT_MAX,
 };
 

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,8 +22,10 @@ namespace caretta::tracer {
 namespace {
 
 constexpr std::string_view kCounterNames[CARETTA_CNT_MAX] = {
-    "opened_client",   "opened_server", "closed",       "failed_connect", "loopback",  "self",
-    "drop_table_full", "drop_storage",  "drop_ringbuf", "adopted",        "aggregated"};
+    "opened_client",      "opened_server", "closed",          "failed_connect",
+    "loopback",           "self",          "drop_table_full", "drop_storage",
+    "drop_ringbuf",       "adopted",       "aggregated",      "lost_sent_bytes",
+    "lost_received_bytes"};
 
 std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -45,12 +48,6 @@ class Fd {
  private:
   int fd_;
 };
-
-std::uint32_t RoundUpPow2(std::uint32_t v) {
-  std::uint32_t p = 4096;
-  while (p < v && p < (1u << 30)) p <<= 1;
-  return p;
-}
 
 // Runs an iterator that only has effects in the kernel (adoption) to its end.
 bool RunIterator(int link_fd) {
@@ -79,7 +76,60 @@ std::string_view CounterName(int index) {
   return index >= 0 && index < CARETTA_CNT_MAX ? kCounterNames[index] : "unknown";
 }
 
+std::string TracerConfig::Validate() const {
+  if (ringbuf_bytes < kMinRingbufBytes || ringbuf_bytes > kMaxRingbufBytes ||
+      (ringbuf_bytes & (ringbuf_bytes - 1)) != 0)
+    return "close-event ring buffer: " + std::to_string(ringbuf_bytes) +
+           " bytes is not a power of two in [" + std::to_string(kMinRingbufBytes / 1024) +
+           " KiB, " + std::to_string(kMaxRingbufBytes >> 20) + " MiB] (the minimum holds ~" +
+           std::to_string(kMinRingbufBytes / 96) +
+           " close records, a burst of long-lived connections closing at once)";
+  if (max_connections == 0) return "max_connections must be at least 1";
+  return "";
+}
+
+int BpfTracer::OpenAndLoad(bool with_storage_walk) {
+  if (skel_) caretta_bpf__destroy(skel_);
+  skel_ = caretta_bpf__open();
+  if (!skel_) return -errno;
+  storage_walk_ = with_storage_walk;
+  skel_->rodata->self_tgid = config_.self_tgid;
+  skel_->rodata->self_port = config_.self_port;
+  skel_->rodata->self_netns = config_.self_netns;
+  skel_->rodata->max_connections = config_.max_connections;
+  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
+  skel_->rodata->ring_wakeup_bytes = config_.ringbuf_bytes / 4;
+  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
+  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
+  int err = bpf_map__set_max_entries(skel_->maps.closed_events, config_.ringbuf_bytes);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
+  // Untracked sockets are not bounded by max_connections: the marks get at least
+  // 64 Ki entries (memory only for those in use, ~100 bytes each).
+  if (!err)
+    err = bpf_map__set_max_entries(skel_->maps.untracked,
+                                   std::max<std::uint32_t>(config_.max_connections, 1u << 16));
+  // The benchmark floor programs are only loaded by the benchmark.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
+  // Each discovery mode loads only the iterators it runs.
+  if (!err) err = bpf_program__set_autoload(skel_->progs.dump_sockets, with_storage_walk);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.adopt_sockets, from_open_);
+  if (!err) err = bpf_program__set_autoload(skel_->progs.dump_task_sockets, !from_open_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+    throw TracerError("cannot configure the BPF object: " + Errno(err));
+  }
+  err = caretta_bpf__load(skel_);
+  if (err) {
+    caretta_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  return err;
+}
+
 BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
+  if (std::string problem = config_.Validate(); !problem.empty()) throw TracerError(problem);
   probe_info_.kernel_release = KernelRelease();
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
     throw TracerError(
@@ -132,7 +182,7 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   if (err) {
     // Socket storage is charged as it fills; the ring buffer at once.
     const std::uint64_t kernel_bytes =
-        RoundUpPow2(config_.ringbuf_bytes) + std::uint64_t{config_.max_connections} * 512;
+        std::uint64_t{config_.ringbuf_bytes} + std::uint64_t{config_.max_connections} * 512;
     throw TracerError(ExplainLoadFailure(err, caps, kernel_bytes));
   }
   auto fail = [this](const std::string& what) {
@@ -179,40 +229,10 @@ BpfTracer::BpfTracer(const TracerConfig& config) : config_(config) {
   probe_info_.state_hook = "tp_btf/inet_sock_set_state";
   probe_info_.counter_source = from_open_ ? "iter/bpf_sk_storage_map" : "iter/task_file";
   probe_info_.close_channel = "close-cache+ringbuf";
-  ring_thread_ = std::thread([this] { RingLoop(); });
+  if (config_.drain_ring_between_polls) ring_thread_ = std::thread([this] { RingLoop(); });
   spdlog::info("tracer: attached {} + {} (kernel {}, max {} sockets, ring {} KiB)",
                probe_info_.state_hook, probe_info_.counter_source, probe_info_.kernel_release,
-               config_.max_connections, RoundUpPow2(config_.ringbuf_bytes) / 1024);
-}
-
-int BpfTracer::OpenAndLoad(bool with_storage_walk) {
-  skel_ = caretta_bpf__open();
-  if (!skel_) throw TracerError("cannot open the BPF object: " + Errno(errno));
-  skel_->rodata->self_tgid = config_.self_tgid;
-  skel_->rodata->self_port = config_.self_port;
-  skel_->rodata->self_netns = config_.self_netns;
-  skel_->rodata->max_connections = config_.max_connections;
-  skel_->rodata->track_loopback = config_.track_loopback ? 1 : 0;
-  skel_->rodata->ring_wakeup_bytes = RoundUpPow2(config_.ringbuf_bytes) / 4;
-  skel_->rodata->track_from_open = from_open_ ? 1 : 0;
-  skel_->bss->aggregate_client_closes = config_.aggregate_client_closes ? 1 : 0;
-  int err = bpf_map__set_max_entries(skel_->maps.closed_events, RoundUpPow2(config_.ringbuf_bytes));
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.close_cache, static_cast<__u32>(ncpus_));
-  // The benchmark floor programs are only loaded by the benchmark.
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_state_change, false);
-  if (!err) err = bpf_program__set_autoload(skel_->progs.empty_task_files, false);
-  if (!err && !with_storage_walk) err = bpf_program__set_autoload(skel_->progs.dump_sockets, false);
-  if (err) {
-    caretta_bpf__destroy(skel_);
-    skel_ = nullptr;
-    throw TracerError("cannot configure the BPF object: " + Errno(err));
-  }
-  err = caretta_bpf__load(skel_);
-  if (err) {
-    caretta_bpf__destroy(skel_);
-    skel_ = nullptr;
-  }
-  return err;
+               config_.max_connections, config_.ringbuf_bytes / 1024);
 }
 
 BpfTracer::~BpfTracer() {
@@ -302,32 +322,38 @@ std::size_t BpfTracer::ReadIterator(int link_fd, bool complete, const Connection
 }
 
 PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
-  // Order matters: the BPF side submits a socket's close record before it marks the
-  // socket closed, so a socket the iterator no longer lists has its record in the
-  // ring by the time we drain it below. Idle sockets are not listed; after a lost
-  // close record (ring full) or a state change the kernel skipped, one complete
-  // listing lets the tracker forget sockets that are gone.
+  // Order matters: a socket the iterator no longer lists has its close record in
+  // the ring by the time we drain it below (or within microseconds: the tracker
+  // waits for a second complete listing). Idle sockets are not listed; after a lost
+  // close record (ring full) or a state change the kernel skipped, complete
+  // listings let the tracker close the sockets that are gone.
   PollStats stats;
   std::uint64_t drops = ReadCounter(CARETTA_CNT_DROP_RINGBUF);
   std::uint64_t missed = MissedStateChanges();
-  const bool want_complete = drops != ring_drops_seen_ || missed != missed_seen_;
+  const bool periodic = config_.complete_listing_every > 0 &&
+                        ++polls_since_complete_ >= config_.complete_listing_every;
+  const bool want_complete =
+      drops != ring_drops_seen_ || missed != missed_seen_ || tracker_.suspects() > 0 || periodic;
   tracker_.BeginPoll();
   ++skel_->bss->poll_gen;
   bool ok = true;
-  const int storage_walk = storage_walk_ ? bpf_link__fd(skel_->links.dump_sockets) : -1;
   if (from_open_) {
-    stats.listed = ReadIterator(storage_walk, want_complete, sink, &ok);
+    stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_sockets), want_complete, sink, &ok);
   } else {
-    stats.listed = ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), false, sink, &ok);
-    // The task walk misses sockets no process holds any more (closed, still
-    // sending): complete listings also walk the storage of every known socket.
+    // A complete listing lists every socket a process holds from the task walk
+    // (which resumes exactly where each read stopped), then, where the kernel
+    // allows it, every known socket no process holds any more from its storage.
+    stats.listed =
+        ReadIterator(bpf_link__fd(skel_->links.dump_task_sockets), want_complete, sink, &ok);
+    if (ok) SweepUntracked();
     if (want_complete && ok && storage_walk_)
-      stats.listed += ReadIterator(storage_walk, true, sink, &ok);
+      stats.listed += ReadIterator(bpf_link__fd(skel_->links.dump_sockets), true, sink, &ok);
   }
   stats.complete = want_complete && ok;  // a failed walk proves nothing: try again
   if (stats.complete) {
     ring_drops_seen_ = drops;
     missed_seen_ = missed;
+    polls_since_complete_ = 0;
   }
   // Folded closes: the slots first, then (from the ring) the final totals of slots
   // that changed key; the cache counts each close once either way.
@@ -347,8 +373,43 @@ PollStats BpfTracer::Poll(const ConnectionTracker::Sink& sink) {
   for (const caretta_slot_flush& f : flushed) close_cache_->Flushed(f, folded);
   for (const SocketSnapshot& s : closed) tracker_.Closed(s, sink);
   stats.closed = closed.size();
-  tracker_.EndPoll(stats.complete);
+  stats.reconciled = tracker_.EndPoll(stats.complete, sink);
   return stats;
+}
+
+void BpfTracer::SweepUntracked() {
+  const int fd = bpf_map__fd(skel_->maps.untracked);
+  const std::uint32_t gen = skel_->bss->poll_gen;
+  // Read in batches: with the table full this map may hold tens of thousands of
+  // entries, and one syscall per entry would cost more than the walk.
+  constexpr std::uint32_t kChunk = 4096;
+  std::vector<std::uint64_t> keys(kChunk), stale;
+  std::vector<std::uint32_t> walks(kChunk);
+  std::uint64_t untracked_now = 0;
+  std::uint64_t in_batch = 0, out_batch = 0;  // a hash map's batch token fits 64 bits
+  void* in = nullptr;                         // the first call starts at the beginning
+  for (;;) {
+    std::uint32_t count = kChunk;
+    int err = bpf_map_lookup_batch(fd, in, &out_batch, keys.data(), walks.data(), &count, nullptr);
+    int e = err ? errno : 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (walks[i] != gen)
+        stale.push_back(keys[i]);
+      else
+        ++untracked_now;
+    }
+    if (err) {
+      if (e != ENOENT) spdlog::warn("tracer: reading the untracked sockets failed: {}", Errno(e));
+      break;  // ENOENT: the end
+    }
+    in_batch = out_batch;
+    in = &in_batch;
+  }
+  for (std::uint64_t cookie : stale) {
+    if (bpf_map_delete_elem(fd, &cookie) != 0 && errno != ENOENT)
+      spdlog::warn("tracer: cannot forget an untracked socket: {}", Errno(errno));
+  }
+  untracked_now_.store(untracked_now, std::memory_order_relaxed);
 }
 
 ConnectionDelta BpfTracer::FoldedDelta(const caretta_close_key& key, const CloseTotals& delta) {

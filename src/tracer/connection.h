@@ -38,6 +38,10 @@ struct ConnectionDelta {
   // How many sockets this delta stands for: more than one for closes the kernel
   // folded per link (they have no local port on the client side).
   std::uint32_t sockets = 1;
+  // Closed by the tracker: the socket was gone without its close record (ring
+  // buffer full, or a state change the kernel did not run the hook for). Its bytes
+  // since its last listing are not in this delta.
+  bool close_lost = false;
 };
 
 std::string_view TcpStateName(std::uint8_t state);

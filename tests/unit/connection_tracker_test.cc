@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "tracer/bpf_tracer.h"
+
 namespace caretta::tracer {
 namespace {
 
@@ -108,12 +110,126 @@ TEST(ConnectionTracker, IdleSocketsStayKnownBetweenPartialListings) {
   EXPECT_EQ(d[0].sent, 5u);
 }
 
-TEST(ConnectionTracker, CompleteListingForgetsSocketsWithoutCloseRecord) {
+TEST(ConnectionTracker, SocketGoneFromTwoCompleteListingsIsClosedWithoutBytes) {
   ConnectionTracker t;
-  t.Apply({}, {FromRaw(Raw(5, 1, 1)), FromRaw(Raw(6, 1, 1))});
-  t.Apply({}, {FromRaw(Raw(6, 1, 1))}, /*complete=*/true);
+  caretta_conn gone = Raw(5, 11, 22);
+  gone.lport = 40000;
+  gone.rport = 80;
+  gone.netns = 77;
+  t.Apply({}, {FromRaw(gone), FromRaw(Raw(6, 1, 1))});
+  // Missing once: a close record may still be on its way; the next poll must be complete.
+  for (const auto& d : t.Apply({}, {FromRaw(Raw(6, 1, 1))}, /*complete=*/true))
+    EXPECT_NE(d.socket.cookie, 5u);
+  EXPECT_EQ(t.suspects(), 1u);
+  EXPECT_EQ(t.stats().vanished, 0u);
+  std::vector<ConnectionDelta> d;
+  for (const auto& x : t.Apply({}, {FromRaw(Raw(6, 1, 1))}, /*complete=*/true))
+    if (x.socket.cookie == 5) d.push_back(x);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].socket.closed);
+  EXPECT_TRUE(d[0].close_lost);
+  EXPECT_FALSE(d[0].opened);
+  EXPECT_EQ(d[0].sent, 0u);
+  EXPECT_EQ(d[0].received, 0u);
+  // Who it was, for the link it leaves.
+  EXPECT_EQ(d[0].socket.local_port, 40000);
+  EXPECT_EQ(d[0].socket.remote_port, 80);
+  EXPECT_EQ(d[0].socket.netns, 77u);
+  EXPECT_EQ(d[0].socket.role, Role::kClient);
   EXPECT_EQ(t.stats().vanished, 1u);
   EXPECT_EQ(t.stats().tracked, 1u);
+  EXPECT_EQ(t.suspects(), 0u);
+}
+
+TEST(ConnectionTracker, PartialListingsNeverCloseIdleSockets) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 1, 1))});
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(t.Apply({}, {}).empty());
+  EXPECT_EQ(t.stats().tracked, 1u);
+}
+
+TEST(ConnectionTracker, CloseRecordOnItsWayIsNotLost) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 10, 1))});
+  EXPECT_TRUE(t.Apply({}, {}, /*complete=*/true).empty());  // missed: its record is late
+  auto d = t.Apply({FromRaw(Raw(5, 15, 1, CARETTA_RECORD_CLOSED))}, {}, /*complete=*/true);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].socket.closed);
+  EXPECT_FALSE(d[0].close_lost);
+  EXPECT_EQ(d[0].sent, 5u);
+  EXPECT_EQ(t.stats().vanished, 0u);
+}
+
+// A record that comes after the tracker closed its socket adds its bytes, never a
+// second close.
+TEST(ConnectionTracker, LateCloseRecordAddsOnlyItsBytes) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 10, 4))});
+  t.Apply({}, {}, true);
+  ASSERT_EQ(t.Apply({}, {}, true).size(), 1u);  // closed by the tracker
+  auto d = t.Apply({FromRaw(Raw(5, 30, 4, CARETTA_RECORD_CLOSED))}, {});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_FALSE(d[0].socket.closed);
+  EXPECT_FALSE(d[0].opened);
+  EXPECT_EQ(d[0].sent, 20u);
+  EXPECT_EQ(d[0].received, 0u);
+  EXPECT_EQ(t.stats().late_closes, 1u);
+  EXPECT_EQ(t.graveyard_size(), 0u);
+}
+
+// A socket the walks missed twice but still open: open again, its bytes counted once.
+TEST(ConnectionTracker, SocketListedAfterItWasClosedIsRevived) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 10, 4))});
+  t.Apply({}, {}, true);
+  ASSERT_EQ(t.Apply({}, {}, true).size(), 1u);
+  auto d = t.Apply({}, {FromRaw(Raw(5, 12, 4))});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].opened);
+  EXPECT_FALSE(d[0].socket.closed);
+  EXPECT_EQ(d[0].sent, 2u);
+  EXPECT_EQ(t.stats().revived, 1u);
+  auto d2 = t.Apply({FromRaw(Raw(5, 13, 4, CARETTA_RECORD_CLOSED))}, {});
+  ASSERT_EQ(d2.size(), 1u);
+  EXPECT_TRUE(d2[0].socket.closed);
+  EXPECT_EQ(d2[0].sent, 1u);
+}
+
+TEST(ConnectionTracker, GraveyardForgetsAfterItsRetention) {
+  ConnectionTracker t;
+  t.Apply({}, {FromRaw(Raw(5, 10, 4))});
+  t.Apply({}, {}, true);
+  t.Apply({}, {}, true);
+  EXPECT_EQ(t.graveyard_size(), 1u);
+  for (std::uint32_t i = 0; i <= ConnectionTracker::kGraveyardPolls; ++i) t.Apply({}, {});
+  EXPECT_EQ(t.graveyard_size(), 0u);
+}
+
+TEST(TracerConfig, RingBufferMustHoldACloseBurst) {
+  TracerConfig c;
+  EXPECT_EQ(c.Validate(), "");  // the default, 1 MiB
+  c.ringbuf_bytes = 4096;       // ~40 records: accepted before
+  EXPECT_NE(c.Validate().find("512 KiB"), std::string::npos) << c.Validate();
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes / 2;
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes;
+  EXPECT_EQ(c.Validate(), "");
+  c.ringbuf_bytes = TracerConfig::kMinRingbufBytes + 4096;  // not a power of two
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = 1u << 31;
+  EXPECT_NE(c.Validate(), "");
+  c.ringbuf_bytes = 1u << 20;
+  c.max_connections = 0;
+  EXPECT_NE(c.Validate(), "");
+}
+
+TEST(CounterName, EveryKernelCounterHasOne) {
+  for (int i = 0; i < CARETTA_CNT_MAX; ++i) {
+    EXPECT_FALSE(CounterName(i).empty()) << i;
+    EXPECT_NE(CounterName(i), "unknown") << i;
+  }
+  EXPECT_EQ(CounterName(CARETTA_CNT_LOST_SENT_BYTES), "lost_sent_bytes");
+  EXPECT_EQ(CounterName(CARETTA_CNT_LOST_RECEIVED_BYTES), "lost_received_bytes");
 }
 
 }  // namespace
