@@ -213,19 +213,15 @@ class Agent:
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=20) as r:
-            return parse_metrics(r.read().decode())
+            text = r.read().decode()
+        self.last_metrics_bytes = len(text)
+        return parse_metrics(text)
 
-    def rss_kib(self):
+    def status_kib(self, field):
+        """A KiB figure of /proc/PID/status: VmRSS, RssAnon, VmHWM ..."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def hwm_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
@@ -425,7 +421,14 @@ def main():
         m = agent.metrics()
         samples.append({
             "t": round(now - t0, 1),
-            "rss_kib": agent.rss_kib(),
+            "rss_kib": agent.status_kib("VmRSS"),
+            "anon_kib": agent.status_kib("RssAnon"),
+            "links": value(m, "caretta_links"),
+            "other_links": len({(ls.get("client_name"), ls.get("server_name"), ls.get("server_port"),
+                                 ls.get("role")) for ls, _ in
+                                select(m, "caretta_link_bytes_sent_total")
+                                if ls.get("client_name") != CLIENT_NS}),
+            "metrics_kib": agent.last_metrics_bytes / 1024,
             "cpu_pct": 100 * (cpu - last[1]) / (now - last[0]),
             "tracked": value(m, "caretta_tracked_sockets"),
             "conn_per_s": (tx - last[2]) / (now - last[0]),
@@ -433,7 +436,8 @@ def main():
             "drops": sum(v for _, v in select(m, "caretta_dropped_total")),
         })
         s = samples[-1]
-        log(f"t={s['t']:.0f}s rss={s['rss_kib'] / 1024:.1f}MiB cpu={s['cpu_pct']:.1f}% "
+        log(f"t={s['t']:.0f}s rss={s['rss_kib'] / 1024:.1f}MiB links={s['links']} "
+            f"other={s['other_links']} cpu={s['cpu_pct']:.1f}% "
             f"tracked={s['tracked']} conn/s={s['conn_per_s']:.0f} held={s['held']} "
             f"drops={s['drops']}")
         last = (now, cpu, tx)
@@ -457,7 +461,7 @@ def main():
         "churn_seconds": churn_end - t0, "waves": waves.results,
         "machine_busy_pct": 100 * (busy1 - busy0) / max(1, total1 - total0),
         "load_at_start": load_at_start, "load_at_end": load_at_end,
-        "hwm_kib": agent.hwm_kib(), "final": final, "after": after,
+        "hwm_kib": agent.status_kib("VmHWM"), "final": final, "after": after,
         "agent_log": agent.tail_log(),
     }
     return report
@@ -537,7 +541,9 @@ def write_report(r):
            f"{os.cpu_count()} cores during this run; load average {r['load_at_start']} at the "
            f"start, {r['load_at_end']} at the end; whole machine "
            f"{r['machine_busy_pct']:.0f} % busy during the soak. The connection rate is what "
-           f"the machine drove under that load, not its idle peak.",
+           f"the machine drove under that load, not its idle peak. The agent maps the whole "
+           f"host, so the other work's connections are links in it too (counted per sample "
+           f"below): part of its memory is theirs.",
            f"- Reproduce (as root): `SOAK_SECONDS={DURATION} bash bench/soak/run.sh build`", ""]
     md += ["## Results", "",
            "| measure | value | goal | verdict |", "|---|---|---|---|",
@@ -569,6 +575,9 @@ def write_report(r):
            f"| churn connections (transactions) in total | {total_tx:,} | — | — |",
            f"| agent CPU, user+sys (% of one core, 10-s windows) | mean {sum(cpus) / len(cpus):.1f}, "
            f"max {max(cpus):.1f} | — | — |",
+           f"| links exported, first / last sample (of them other host traffic) | "
+           f"{samples[0]['links']:,} ({samples[0]['other_links']:,}) / {samples[-1]['links']:,} "
+           f"({samples[-1]['other_links']:,}) | — | — |",
            f"| agent polls / mean poll duration | {polls:,} / "
            f"{1000 * poll_sum / max(1, polls):.1f} ms | — | — |",
            f"| long-lived waves completed | {len(hold_ok)} of {len(r['waves'])} "
@@ -624,12 +633,17 @@ def write_report(r):
            "zero or below 16 KiB/min (< 23 MiB/day).",
            f"- The agent ran {r['agent_seconds']} s in total (start, soak, final polls).", ""]
     md += ["## Samples", "",
-           "| t (s) | RSS (MiB) | agent CPU (% of a core) | tracked sockets | churn conn/s | "
-           "long-lived held | drops (all causes) |", "|---|---|---|---|---|---|---|"]
+           "Links: every link the agent exports (`caretta_links`, both roles), and among them "
+           "the series of other traffic on this shared host (not this benchmark's namespaces).",
+           "",
+           "| t (s) | RSS (MiB) | of it anonymous (MiB) | agent CPU (% of a core) | tracked "
+           "sockets | churn conn/s | long-lived held | links | links of other host traffic | "
+           "/metrics (KiB) | drops (all causes) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in samples:
-        md.append(f"| {s['t']:.0f} | {s['rss_kib'] / 1024:.1f} | {s['cpu_pct']:.1f} | "
-                  f"{s['tracked']:,} | {s['conn_per_s']:,.0f} | {s['held']:,} | "
-                  f"{s['drops']:,} |")
+        md.append(f"| {s['t']:.0f} | {s['rss_kib'] / 1024:.1f} | {s['anon_kib'] / 1024:.1f} | "
+                  f"{s['cpu_pct']:.1f} | {s['tracked']:,} | {s['conn_per_s']:,.0f} | "
+                  f"{s['held']:,} | {s['links']:,} | {s['other_links']:,} | "
+                  f"{s['metrics_kib']:,.0f} | {s['drops']:,} |")
     md += ["", "### Waves", "", "| start (s) | connections | ready after (s) | holder exit |",
            "|---|---|---|---|"]
     for w in r["waves"]:
