@@ -522,7 +522,8 @@ def write_report(r):
     poll_sum = value(final, "caretta_poll_duration_seconds_sum")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "bpf", "bench"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "bpf", "bench",
+                            ":(exclude)bench/results"],
                            capture_output=True, text=True).stdout.strip()
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                       if l.startswith("model name")), "?")
