@@ -9,13 +9,18 @@
 //   that gets the running transaction count, a native uint64, after every
 //   transaction, so a benchmark can read rates over windows shorter than a run)
 //   caretta_netload hold  --server-ns PATH --client-ns PATH --addr IP[,IP...] --port P
-//                         [--ports K] --conns N [--max-seconds S]
+//                         [--ports K] --conns N [--max-seconds S] [--msg B]
 //
 // rr: one connection, B-byte request, B-byte response, repeated.
 // crr: connect, B-byte request, B-byte response, close, repeated.
-// Clients print "transactions=N seconds=S tps=R errors=E" on stdout.
+// Clients print "transactions=N seconds=S tps=R errors=E connect_errors=C" on stdout:
+// E counts every failed transaction, C those that failed before any byte was sent, so
+// the bytes moved are exactly N x B each way when E == C.
+// A run ends only between transactions (never mid-way) once S seconds or N have passed.
 // hold: opens N connections from the client namespace to the server namespace (both
-// ends live in this process), prints "ready N", then waits for stdin to close.
+// ends live in this process), optionally exchanges one B-byte request and B-byte
+// response on each (--msg, default 0: nothing), prints "ready N", then waits for
+// stdin to close.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -189,7 +194,7 @@ int Client(const Args& a, bool crr) {
   auto max_tx = static_cast<long long>(a.Num("max-tx", 50'000'000));
   auto msg = static_cast<std::size_t>(a.Num("msg", 64));
   std::vector<char> req(msg, 'q'), resp(msg);
-  long long tx = 0, errors = 0;
+  long long tx = 0, errors = 0, connect_errors = 0;
   std::atomic<std::uint64_t>* shared_count = nullptr;
   if (std::string path = a.Get("counter-file"); !path.empty()) {
     int cfd = open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -209,6 +214,7 @@ int Client(const Args& a, bool crr) {
       NoDelay(fd);
       if (connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
         ++errors;
+        ++connect_errors;
         close(fd);
         fd = -1;
         now = Now();
@@ -232,8 +238,8 @@ int Client(const Args& a, bool crr) {
   }
   if (fd >= 0) close(fd);
   double took = Now() - start;
-  std::printf("transactions=%lld seconds=%.6f tps=%.1f errors=%lld\n", tx, took,
-              static_cast<double>(tx) / took, errors);
+  std::printf("transactions=%lld seconds=%.6f tps=%.1f errors=%lld connect_errors=%lld\n", tx, took,
+              static_cast<double>(tx) / took, errors, connect_errors);
   return errors >= 1000 ? 1 : 0;
 }
 
@@ -250,7 +256,12 @@ int Hold(const Args& a) {
   int ports = static_cast<int>(a.Num("ports", 1));
   auto conns = static_cast<long>(a.Num("conns", 0));
   double max_seconds = a.Num("max-seconds", 600);
+  auto msg = static_cast<std::size_t>(a.Num("msg", 0));
   double deadline = Now() + max_seconds;
+  if (msg > 4096) {
+    std::fprintf(stderr, "netload hold: --msg is at most 4096 (a few bytes per connection)\n");
+    return 2;
+  }
   if (ips.empty() || conns <= 0 || conns > 500'000) {
     std::fprintf(stderr, "netload hold: need --addr and 0 < --conns <= 500000\n");
     return 2;
@@ -325,6 +336,21 @@ int Hold(const Args& a) {
     std::fprintf(stderr, "netload hold: only %ld of %ld connections accepted in time\n",
                  accepted_count.load(), conns);
     return 1;
+  }
+  // One exchange per connection (long-lived connections that carry a few bytes), each
+  // read bounded by a receive timeout. Buffers hold a small message, so all requests
+  // go out first, then every server end answers, then every client reads.
+  if (msg > 0) {
+    timeval timeout{10, 0};
+    std::vector<char> out(msg, 'h'), in(msg);
+    for (int fd : clients) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    for (int fd : accepted) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    for (int fd : clients)
+      if (!WriteAll(fd, out.data(), msg)) Die("hold: request");
+    for (int fd : accepted)
+      if (!ReadExact(fd, in.data(), msg) || !WriteAll(fd, out.data(), msg)) Die("hold: response");
+    for (int fd : clients)
+      if (!ReadExact(fd, in.data(), msg)) Die("hold: reading the response");
   }
   std::printf("ready %ld\n", conns);
   std::fflush(stdout);

@@ -10,6 +10,11 @@
 #   (c) poll CPU and RSS at 1k / 10k / 100k tracked connections
 # Then, if present, bench/k8s/run.sh and bench/demo/run.sh (owned by other work streams).
 #
+# Not run here (long, separate): the soak benchmark, `bash bench/soak/run.sh [BUILD_DIR]`
+# (as root; SOAK_SECONDS, default 600) — connection churn plus waves of long-lived
+# connections, agent RSS/CPU/tracked sockets every 10 s and exact byte totals against the
+# generator's counts: bench/results/soak.md.
+#
 # Knobs (environment): BENCH_SECONDS (3), BENCH_PAIRS (12), BENCH_SHARE_RUNS (5),
 # BENCH_SWITCHED_SECONDS (40, per mode and once more for the control),
 # BENCH_CONNS (1000,10000,100000), BENCH_AGENT (path of the agent binary; default
