@@ -331,6 +331,10 @@ exporter::AgentStatus Agent::Status(bool stages_up) const {
   }
   s.loopback_connections = k[CARETTA_CNT_LOOPBACK];
   s.tracked_sockets = tracer_->TrackedSockets();
+  s.untracked_sockets = tracer_->UntrackedSockets();
+  tracer::BpfTracer::LostBytes lost = tracer_->LostCloseBytes();
+  s.lost_bytes_sent = lost.sent;
+  s.lost_bytes_received = lost.received;
   return s;
 }
 

@@ -138,9 +138,12 @@ ParseOutcome ParseConfig(const std::vector<std::string>& args, const EnvLookup& 
        [&](const std::string& v) {
          c.max_links = ParseInt<std::uint32_t>("MAX_LINKS", v, 1, 10'000'000);
        }},
-      {"--ringbuf-kib", "RINGBUF_KIB", "close-event ring buffer size in KiB, power of two (1024)",
+      {"--ringbuf-kib", "RINGBUF_KIB",
+       "close-event ring buffer size in KiB, power of two, at least 512 (1024)",
        [&](const std::string& v) {
-         c.ringbuf_kib = ParseInt<std::uint32_t>("RINGBUF_KIB", v, 4, 1 << 20);
+         // The tracer's bounds (TracerConfig::kMin/kMaxRingbufBytes): below 512 KiB a
+         // burst of closes overflows it (measured, see there).
+         c.ringbuf_kib = ParseInt<std::uint32_t>("RINGBUF_KIB", v, kMinRingbufKib, kMaxRingbufKib);
          if (c.ringbuf_kib & (c.ringbuf_kib - 1))
            throw BadValue("RINGBUF_KIB: '" + v + "' is not a power of two");
        }},

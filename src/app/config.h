@@ -21,6 +21,10 @@ struct ConntrackNetns {
   std::vector<std::string> paths;  // kPaths: these namespaces
 };
 
+// RINGBUF_KIB's range: the tracer's own (tested to agree).
+inline constexpr std::uint32_t kMinRingbufKib = 512;
+inline constexpr std::uint32_t kMaxRingbufKib = 1u << 20;
+
 struct Config {
   std::uint16_t prometheus_port = 7117;
   std::string prometheus_endpoint = "/metrics";

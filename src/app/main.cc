@@ -1,4 +1,5 @@
 // caretta: parse configuration, run the agent until SIGINT/SIGTERM.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -21,6 +22,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  // A fixed mmap threshold, before any thread starts: large buffers (API pages,
+  // graph bodies) then go back to the system when freed, instead of raising
+  // glibc's moving threshold and staying in each thread's arena (measured: the
+  // Kubernetes all-hostile case +70-141 MiB -> +53-72 MiB, and RSS that grew
+  // with each scrape of a large /metrics).
+  if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1) std::perror("mallopt(M_MMAP_THRESHOLD)");
 
   // Signals are taken synchronously by this thread; every other thread blocks them.
   sigset_t signals;

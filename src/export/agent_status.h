@@ -22,6 +22,9 @@ struct AgentStatus {
   std::uint64_t tracked_sockets = 0;  // entries in the kernel socket map
   std::uint64_t max_connections = 0;  // its configured bound
   std::uint64_t loopback_connections = 0;
+  // Data bytes of sockets whose close record was lost, never reported elsewhere.
+  std::uint64_t lost_bytes_sent = 0, lost_bytes_received = 0;
+  std::uint64_t untracked_sockets = 0;  // open sockets the last walk could not track
   double start_time_seconds = 0;
 };
 

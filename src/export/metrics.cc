@@ -176,6 +176,14 @@ void WriteRest(PrometheusText& t, const links::LinkSnapshot& snap, const AgentSt
   t.Family("caretta_loopback_connections_total", "counter",
            "loopback sockets seen and excluded from links");
   t.Sample("caretta_loopback_connections_total", {}, status.loopback_connections);
+  t.Family("caretta_lost_bytes_total", "counter",
+           "data bytes of sockets whose close record was lost (ring buffer full): counted "
+           "here, in no link");
+  t.Sample("caretta_lost_bytes_total", {{"direction", "sent"}}, status.lost_bytes_sent);
+  t.Sample("caretta_lost_bytes_total", {{"direction", "received"}}, status.lost_bytes_received);
+  t.Family("caretta_untracked_sockets", "gauge",
+           "open sockets the last walk met and could not track (table full)");
+  t.Sample("caretta_untracked_sockets", {}, status.untracked_sockets);
   t.Family("caretta_tracked_sockets", "gauge", "sockets in the kernel socket map");
   t.Sample("caretta_tracked_sockets", {}, status.tracked_sockets);
   t.Family("caretta_tracked_sockets_max", "gauge", "bound on tracked sockets (--max-connections)");

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "tracer/bpf_tracer.h"
+
 namespace caretta::app {
 namespace {
 
@@ -69,6 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{{}, {{"PROMETHEUS_ENDPOINT", "metrics"}}, "PROMETHEUS_ENDPOINT"},
                       BadCase{{}, {{"PROMETHEUS_ENDPOINT", "/api/graph"}}, "PROMETHEUS_ENDPOINT"},
                       BadCase{{}, {{"RINGBUF_KIB", "1000"}}, "power of two"},
+                      BadCase{{}, {{"RINGBUF_KIB", "256"}}, "RINGBUF_KIB"},
                       BadCase{{}, {{"SOCKET_DISCOVERY", "eager"}}, "SOCKET_DISCOVERY"},
                       BadCase{{}, {{"LISTEN_ADDRESS", "999.1.1.1"}}, "not an IPv4 or IPv6"},
                       BadCase{{}, {{"LISTEN_ADDRESS", "localhost"}}, "LISTEN_ADDRESS"},
@@ -128,6 +131,11 @@ TEST(Config, ServerAndListenAddressesOfEveryForm) {
     ParseOutcome p = ParseConfig({"--listen-address", v}, Env({}));
     EXPECT_EQ(p.exit_code, -1) << v << ": " << p.message;
   }
+}
+
+TEST(Config, RingBoundsAreTheTracers) {
+  EXPECT_EQ(std::uint64_t{kMinRingbufKib} * 1024, tracer::TracerConfig::kMinRingbufBytes);
+  EXPECT_EQ(std::uint64_t{kMaxRingbufKib} * 1024, tracer::TracerConfig::kMaxRingbufBytes);
 }
 
 TEST(Config, DescribeListsEffectiveValues) {
