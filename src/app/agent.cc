@@ -208,7 +208,13 @@ void Agent::Loop() {
   }
 }
 
-std::optional<links::LinkKey> Agent::Resolve(const tracer::ConnectionDelta& d) {
+bool Agent::Provisional(const resolve::Entity& e) const {
+  if (!k8s_) return false;
+  if (e.incomplete) return true;
+  return (e.kind == "external" || e.kind == "node") && !k8s_->AddressesSynced();
+}
+
+std::optional<Agent::Named> Agent::Resolve(const tracer::ConnectionDelta& d) {
   const tracer::SocketSnapshot& s = d.socket;
   if (s.role == tracer::Role::kUnknown) return std::nullopt;
   resolve::Endpoint local{s.local_ip, s.local_port, s.netns, s.cgroup_id, s.pid, true};
@@ -222,9 +228,10 @@ std::optional<links::LinkKey> Agent::Resolve(const tracer::ConnectionDelta& d) {
     ++self_scrapes_skipped_;
     return std::nullopt;
   }
-  links::LinkKey key;
-  key.client = resolver_.Resolve(client ? local : remote);
-  key.server = resolver_.Resolve(client ? remote : local);
+  Named named{{}, client ? local : remote, client ? remote : local};
+  links::LinkKey& key = named.key;
+  key.client = resolver_.Resolve(named.client_end);
+  key.server = resolver_.Resolve(named.server_end);
   key.server_port = client ? s.remote_port : s.local_port;
   key.role = s.role;
   if (client && nat_ && key.server.kind == "Service") {
@@ -234,15 +241,15 @@ std::optional<links::LinkKey> Agent::Resolve(const tracer::ConnectionDelta& d) {
     if (inserted)
       it->second = nat_->RealDestination(s.local_ip, s.local_port, s.remote_ip, s.remote_port);
     if (it->second) {
-      resolve::Endpoint backend{it->second->ip, it->second->port, s.netns, 0, 0, false};
+      named.server_end = resolve::Endpoint{it->second->ip, it->second->port, s.netns, 0, 0, false};
       key.via_service = std::move(key.server);
       key.via_service_port = s.remote_port;
-      key.server = resolver_.Resolve(backend);
+      key.server = resolver_.Resolve(named.server_end);
       key.server_port = it->second->port;
     }
     if (s.closed) nat_cache_.erase(it);
   }
-  return key;
+  return named;
 }
 
 void Agent::PollOnce() {
@@ -252,21 +259,56 @@ void Agent::PollOnce() {
   // number of links, not of sockets.
   std::map<links::LinkKey, links::LinkDelta> per_link;
   std::vector<tracer::ConnectionDelta> held, awaiting = std::exchange(awaiting_dns_, {});
+  const auto now = std::chrono::steady_clock::now();
+  auto add = [&](const links::LinkKey& key, const links::LinkDelta& delta) {
+    auto [it, inserted] = per_link.try_emplace(key);
+    if (inserted) it->second.key = key;
+    it->second += delta;
+  };
+  // Provisional names first: named again; folded once final, or held too long.
+  for (auto it = provisional_.begin(); it != provisional_.end();) {
+    HeldLink& h = it->second;
+    links::LinkKey& key = h.named.key;
+    if (Provisional(key.client)) key.client = resolver_.Resolve(h.named.client_end);
+    if (Provisional(key.server)) key.server = resolver_.Resolve(h.named.server_end);
+    const bool expired = now - h.since > kMaxProvisionalHold;
+    if (Provisional(key) && !expired) {
+      ++it;
+      continue;
+    }
+    if (Provisional(key)) ++provisional_exported_;
+    add(key, h.sum);
+    it = provisional_.erase(it);
+  }
   auto fold = [&](const tracer::ConnectionDelta& d, bool may_wait) {
     if (d.sent == 0 && d.received == 0 && d.retransmits == 0 && !d.opened && !d.socket.closed)
       return;
-    std::optional<links::LinkKey> key = Resolve(d);
-    if (!key) return;
-    const resolve::Entity& peer =
-        d.socket.role == tracer::Role::kClient ? key->server : key->client;
+    std::optional<Named> named = Resolve(d);
+    if (!named) return;
+    const links::LinkKey& key = named->key;
+    const resolve::Entity& peer = d.socket.role == tracer::Role::kClient ? key.server : key.client;
     if (may_wait && dns_ && peer.kind == "external" && dns_->Pending(d.socket.remote_ip)) {
       held.push_back(d);
       return;
     }
-    auto [it, inserted] = per_link.try_emplace(*key);
-    if (inserted) it->second.key = *key;
-    it->second.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed,
-                   d.sockets);
+    links::LinkDelta delta;
+    delta.key = key;
+    delta.Add(d.sent, d.received, d.retransmits, d.opened, d.socket.closed, d.socket.failed,
+              d.sockets);
+    if (Provisional(key)) {
+      auto [it, inserted] = provisional_.try_emplace(key);
+      if (!inserted) {
+        it->second.sum += delta;
+        return;
+      }
+      if (provisional_.size() <= config_.max_links) {  // bounded like the link table
+        it->second = HeldLink{*named, delta, now};
+        return;
+      }
+      provisional_.erase(it);
+      ++provisional_exported_;
+    }
+    add(key, delta);
   };
   for (const tracer::ConnectionDelta& d : awaiting) fold(d, /*may_wait=*/false);
   tracer::PollStats stats =
@@ -277,6 +319,7 @@ void Agent::PollOnce() {
   for (auto& [key, delta] : per_link) deltas.push_back(std::move(delta));
   table_.Apply(deltas, Now());
   close_records_lost_.store(tracer_->tracker_stats().vanished, std::memory_order_relaxed);
+  provisional_held_.store(provisional_.size(), std::memory_order_relaxed);
   labels_truncated_.store(resolver_.repairs().truncated, std::memory_order_relaxed);
   labels_invalid_utf8_.store(resolver_.repairs().invalid_utf8, std::memory_order_relaxed);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -323,6 +366,8 @@ exporter::AgentStatus Agent::Status(bool stages_up) const {
              // Label values cut to their bound, or repaired to valid UTF-8.
              {"label_value_truncated", labels_truncated_.load(std::memory_order_relaxed)},
              {"label_value_invalid_utf8", labels_invalid_utf8_.load(std::memory_order_relaxed)},
+             // Links exported under a provisional name after kMaxProvisionalHold.
+             {"provisional_name_exported", provisional_exported_.load(std::memory_order_relaxed)},
              {"state_change_missed", tracer_->MissedStateChanges()}};
   if (dns_) {
     resolve::DnsResolver::Stats dns = dns_->stats();
@@ -332,6 +377,7 @@ exporter::AgentStatus Agent::Status(bool stages_up) const {
   s.loopback_connections = k[CARETTA_CNT_LOOPBACK];
   s.tracked_sockets = tracer_->TrackedSockets();
   s.untracked_sockets = tracer_->UntrackedSockets();
+  s.provisional_links = provisional_held_.load(std::memory_order_relaxed);
   tracer::BpfTracer::LostBytes lost = tracer_->LostCloseBytes();
   s.lost_bytes_sent = lost.sent;
   s.lost_bytes_received = lost.received;

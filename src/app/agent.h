@@ -53,8 +53,20 @@ class Agent {
   void Loop();
   // What the agent says of itself; the stages' figures only once they are up.
   exporter::AgentStatus Status(bool stages_up) const;
+  // A link's key with the endpoints its two ends were named from.
+  struct Named {
+    links::LinkKey key;
+    resolve::Endpoint client_end, server_end;
+  };
   // The link a socket's change belongs to; nullopt for sockets not to be mapped.
-  std::optional<links::LinkKey> Resolve(const tracer::ConnectionDelta& delta);
+  std::optional<Named> Resolve(const tracer::ConnectionDelta& delta);
+  // A name that may still change: the Kubernetes index had not listed what it
+  // depends on (Entity::incomplete), or had no pods yet for an address it left to
+  // the host or the IP.
+  bool Provisional(const resolve::Entity& e) const;
+  bool Provisional(const links::LinkKey& k) const {
+    return Provisional(k.client) || Provisional(k.server);
+  }
 
   Config config_;
   std::string hostname_;
@@ -75,6 +87,18 @@ class Agent {
   // Socket changes whose external peer had its reverse-DNS lookup under way: folded
   // one poll later, so the link gets the name instead of a short-lived IP twin.
   std::vector<tracer::ConnectionDelta> awaiting_dns_;
+  // Links whose name is provisional: their changes summed and held (the kernel
+  // keeps counting, nothing is lost) until the name is final, so that no wrong
+  // series is exported and outlives the fix. After kMaxProvisionalHold (a
+  // resource that never lists, e.g. RBAC) they are exported as named, counted.
+  static constexpr std::chrono::minutes kMaxProvisionalHold{5};
+  struct HeldLink {
+    Named named;
+    links::LinkDelta sum;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<links::LinkKey, HeldLink> provisional_;
+  std::atomic<std::uint64_t> provisional_exported_{0}, provisional_held_{0};
 
   std::mutex poll_mu_;  // one poll at a time
   std::atomic<bool> ready_{false};

@@ -25,6 +25,7 @@ struct AgentStatus {
   // Data bytes of sockets whose close record was lost, never reported elsewhere.
   std::uint64_t lost_bytes_sent = 0, lost_bytes_received = 0;
   std::uint64_t untracked_sockets = 0;  // open sockets the last walk could not track
+  std::uint64_t provisional_links = 0;  // links held until their names are final
   double start_time_seconds = 0;
 };
 

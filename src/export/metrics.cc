@@ -181,6 +181,9 @@ void WriteRest(PrometheusText& t, const links::LinkSnapshot& snap, const AgentSt
            "here, in no link");
   t.Sample("caretta_lost_bytes_total", {{"direction", "sent"}}, status.lost_bytes_sent);
   t.Sample("caretta_lost_bytes_total", {{"direction", "received"}}, status.lost_bytes_received);
+  t.Family("caretta_provisional_links", "gauge",
+           "links held back because a name is provisional (Kubernetes index incomplete)");
+  t.Sample("caretta_provisional_links", {}, status.provisional_links);
   t.Family("caretta_untracked_sockets", "gauge",
            "open sockets the last walk met and could not track (table full)");
   t.Sample("caretta_untracked_sockets", {}, status.untracked_sockets);
