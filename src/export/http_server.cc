@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -29,6 +30,7 @@ namespace {
 constexpr double kDefaultWindow = 300;
 constexpr double kMaxWindow = 86400;
 constexpr int kListenBacklog = 1024;
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
 // Parses ?window=SECONDS; nullopt when malformed or out of range.
 std::optional<double> ParseWindow(std::string_view text) {
@@ -133,13 +135,42 @@ struct OwnedBody {
   }
 };
 
+// A body rendered piece by piece as the client takes it; MHD frees it at the end.
+struct StreamBody {
+  std::function<bool(std::string&)> next;
+  std::string piece;
+  std::size_t offset = 0;           // of `piece` already sent
+  std::unique_ptr<OwnedBody> slot;  // the in-flight slot (its text stays empty)
+};
+
+ssize_t ReadStream(void* cls, std::uint64_t, char* buffer, std::size_t max) {
+  auto* body = static_cast<StreamBody*>(cls);
+  try {
+    while (body->offset == body->piece.size()) {
+      body->piece.clear();
+      body->offset = 0;
+      if (!body->next(body->piece) && body->piece.empty()) return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("http: metrics stream failed: {}", e.what());
+    return MHD_CONTENT_READER_END_WITH_ERROR;  // the client sees a cut answer
+  }
+  const std::size_t n = std::min(max, body->piece.size() - body->offset);
+  std::memcpy(buffer, body->piece.data() + body->offset, n);
+  body->offset += n;
+  return static_cast<ssize_t>(n);
+}
+
+void FreeStream(void* cls) { delete static_cast<StreamBody*>(cls); }
+
 // An answer ready to queue: a body that outlives the request (static text, an
-// embedded asset) or one the response owns and frees once sent.
+// embedded asset), one the response owns and frees once sent, or a stream.
 struct Reply {
   int status = 200;
   std::string_view content_type = "text/plain; charset=utf-8";
   std::string_view static_body;
   std::unique_ptr<OwnedBody> owned_body;
+  std::unique_ptr<StreamBody> stream;
   bool allow_header = false;
   bool retry_after = false;
 };
@@ -163,7 +194,12 @@ void FreeOwnedBody(void* body) { delete static_cast<OwnedBody*>(body); }
 
 MHD_Result Queue(MHD_Connection* connection, Reply reply) {
   MHD_Response* response = nullptr;
-  if (reply.owned_body) {
+  if (reply.stream) {
+    StreamBody* body = reply.stream.get();
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, &ReadStream, body,
+                                                 &FreeStream);
+    if (response) reply.stream.release();
+  } else if (reply.owned_body) {
     OwnedBody* body = reply.owned_body.get();
     // No copy: MHD sends from the string and frees it when the response goes.
     response = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -328,8 +364,16 @@ struct HttpServer::Callbacks {
     if (path == self->metrics_path_) {
       auto body = TakeBodySlot(self);
       if (!body) return Busy();
+      if (self->handlers_.metrics_stream) {
+        Reply r;
+        r.content_type = kMetricsType;
+        r.stream = std::make_unique<StreamBody>();
+        r.stream->next = self->handlers_.metrics_stream();
+        r.stream->slot = std::move(body);
+        return r;
+      }
       body->text = self->handlers_.metrics();
-      return Owned(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body));
+      return Owned(200, kMetricsType, std::move(body));
     }
     if (path == "/healthz") return Text(200, "ok\n");
     if (path == "/readyz")

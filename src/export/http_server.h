@@ -35,6 +35,12 @@ struct HttpHandlers {
   // (HTTP status, JSON body)
   std::function<std::pair<int, std::string>(double window_seconds)> graph;
   std::function<bool()> ready;
+  // Optional, used instead of `metrics` when set: makes a source of the text that
+  // appends its next piece to the string it is given and returns false once it
+  // has nothing more. A piece is asked for only when the client has taken the
+  // previous one, so a scrape holds one piece, never the whole text (for
+  // exporter::MetricsStream). An exception ends the answer cut short.
+  std::function<std::function<bool(std::string&)>()> metrics_stream = {};  // last: callers may leave it out
 };
 
 struct HttpLimits {

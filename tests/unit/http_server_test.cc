@@ -476,6 +476,77 @@ TEST_F(HttpServerTest, SlowReadersHoldAtMostTheBodiesInFlight) {
   EXPECT_EQ(status, 200);
 }
 
+// Chunked transfer coding undone (the stream's length is not known up front).
+std::string Dechunk(const std::string& body) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    std::size_t eol = body.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    std::size_t size = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(eol + 2, size);
+    pos = eol + 2 + size + 2;
+  }
+  return out;
+}
+
+TEST_F(HttpServerTest, MetricsStreamIsSentPieceByPiece) {
+  std::atomic<int> pieces{0};
+  const int total = 100000;  // 1 KiB each: 100 MB in all
+  HttpHandlers handlers = Handlers();
+  handlers.metrics_stream = [&pieces] {
+    auto next = std::make_shared<int>(0);
+    return [next, &pieces](std::string& out) {
+      if (*next == total) return false;
+      ++pieces;
+      out += std::string(1023, static_cast<char>('a' + (*next)++ % 26)) + "\n";
+      return true;
+    };
+  };
+  HttpServer server("127.0.0.1", 0, "/metrics", handlers);
+  server.Start();
+  // A client that does not read: only what fits the socket buffers is rendered.
+  {
+    Socket slow(server.port());
+    ASSERT_TRUE(slow.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_GT(pieces.load(), 0);
+    EXPECT_LT(pieces.load(), total / 4) << "rendered ahead of the client";
+  }
+  // A whole scrape: every piece, in order.
+  Socket s(server.port());
+  ASSERT_TRUE(s.Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  Response r = Parse(s.ReadAll());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Transfer-Encoding: chunked"), std::string::npos) << r.head;
+  std::string text = Dechunk(r.body);
+  ASSERT_EQ(text.size(), static_cast<std::size_t>(total) * 1024);
+  EXPECT_EQ(text.substr(0, 3), "aaa");
+  EXPECT_EQ(text.substr(1024, 3), "bbb");
+  EXPECT_EQ(text.substr(text.size() - 2, 2),
+            std::string(1, static_cast<char>('a' + (total - 1) % 26)) + "\n");
+}
+
+TEST_F(HttpServerTest, MetricsStreamThatThrowsIsCutShort) {
+  HttpHandlers handlers = Handlers();
+  handlers.metrics_stream = [] {
+    auto calls = std::make_shared<int>(0);
+    return [calls](std::string& out) -> bool {
+      if (++*calls == 3) throw std::runtime_error("snapshot gone");
+      out += "caretta_up 1\n";
+      return true;
+    };
+  };
+  HttpServer server("127.0.0.1", 0, "/metrics", handlers);
+  server.Start();
+  Socket s(server.port());
+  ASSERT_TRUE(s.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string raw = s.ReadAll();  // ends: the server closed it
+  EXPECT_EQ(raw.find("\r\n0\r\n\r\n"), std::string::npos) << "a cut answer must not look whole";
+  EXPECT_EQ(Request(server.port(), "GET", "/healthz").status, 200);
+}
+
 TEST_F(HttpServerTest, BigBodiesAreServedWhole) {
   metrics_body_ = std::string(32 << 20, 'x');  // 32 MiB
   auto server = Started();
