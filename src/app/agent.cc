@@ -86,15 +86,11 @@ Agent::Agent(Config config)
   http_ = std::make_unique<exporter::HttpServer>(
       config_.listen_address, config_.prometheus_port, config_.prometheus_endpoint,
       exporter::HttpHandlers{
-          .metrics =
-              [this] {
-                // Answers from the first moment: before the stages are up, with what
-                // exists (links so far, HTTP and start-up figures).
-                const bool up = stages_up_.load(std::memory_order_acquire);
-                std::string text = exporter::RenderMetrics(*table_.Snapshot(), Status(up));
-                if (up && k8s_) k8s_->AppendMetrics(text);
-                return text;
-              },
+          // Streamed: a scrape holds one piece of the text, never all of it (tens
+          // of MB at tens of thousands of links). Answers from the first moment:
+          // before the stages are up, with what exists (links so far, HTTP and
+          // start-up figures).
+          .metrics = {},
           .graph = [this](double window) -> std::pair<int, std::string> {
             if (graph_source_) {
               bool ok = false;
@@ -104,7 +100,16 @@ Agent::Agent(Config config)
             auto snap = table_.Snapshot();
             return {200, exporter::RenderGraphJson(*snap, window, snap->taken_at)};
           },
-          .ready = [this] { return ready_.load(); }});
+          .ready = [this] { return ready_.load(); },
+          .metrics_stream =
+              [this] {
+                const bool up = stages_up_.load(std::memory_order_acquire);
+                std::string tail;
+                if (up && k8s_) k8s_->AppendMetrics(tail);
+                auto stream = std::make_shared<exporter::MetricsStream>(
+                    table_.Snapshot(), Status(up), std::move(tail));
+                return [stream](std::string& out) { return stream->Next(out); };
+              }});
   if (!config_.graph_prometheus_url.empty())
     graph_source_ = std::make_unique<exporter::PrometheusGraphSource>(config_.graph_prometheus_url);
   http_->Start();
@@ -182,15 +187,19 @@ void Agent::Stop() {
 
 void Agent::Loop() {
   const auto interval = std::chrono::seconds(config_.poll_interval_seconds);
-  // Links resolved before the cluster index is loaded would be named by IP for
-  // good; the kernel keeps counting meanwhile, so waiting loses nothing.
+  // A short wait for the usual quick sync: the kernel keeps counting meanwhile.
+  // Past it, links whose names are still provisional are held (see PollOnce), so
+  // an API server that is down costs readiness nothing and exports no wrong name.
   if (k8s_) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!k8s_->WaitSynced(std::chrono::milliseconds(500))) {
       std::lock_guard lock(stop_mu_);
       if (stopping_) return;
       if (std::chrono::steady_clock::now() > deadline) {
-        spdlog::warn("agent: Kubernetes index not synced after 60 s; polling anyway");
+        spdlog::warn(
+            "agent: Kubernetes index not synced after 10 s; polling, links with provisional "
+            "names held until the index is complete (at most {} min)",
+            kMaxProvisionalHold.count());
         break;
       }
     }

@@ -7,6 +7,7 @@
 
 #include "app/agent.h"
 #include "app/config.h"
+#include "common/fd_limit.h"
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,14 @@ int main(int argc, char** argv) {
   // Kubernetes all-hostile case +70-141 MiB -> +53-72 MiB, and RSS that grew
   // with each scrape of a large /metrics).
   if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1) std::perror("mallopt(M_MMAP_THRESHOLD)");
+  // Connections to the HTTP port must never starve the poll of descriptors: the
+  // soft limit goes up to the hard one, and the server keeps a reserve free.
+  try {
+    caretta::common::FileLimit limit = caretta::common::RaiseFileLimit();
+    spdlog::debug("caretta: file descriptor limit {}", limit.soft);
+  } catch (const std::exception& e) {
+    spdlog::warn("caretta: cannot raise the file descriptor limit: {}", e.what());
+  }
 
   // Signals are taken synchronously by this thread; every other thread blocks them.
   sigset_t signals;

@@ -109,6 +109,37 @@ class AgentWithCluster(unittest.TestCase):
         self.assertEqual(net.series(m, "caretta_links_observed", role="1", server_name="db-0"),
                          [1500])
 
+    def test_no_provisional_name_is_exported(self):
+        """The ReplicaSet LIST fails, so web's pods cannot be traced to their Deployment:
+        the link is held, never exported under the ReplicaSet's name, and appears
+        under the Deployment, to the byte, once the LIST succeeds."""
+        self.srv.fault(type="error", resource="replicasets", verb="list", status=500, count=-1)
+        a = Agent(self.srv.kubeconfig)
+        self.addCleanup(a.stop)
+        m = a.wait(lambda m: (net.series(m, "caretta_polls_total") or [0])[0] >= 1, timeout=40)
+        self.assertGreaterEqual((net.series(m, "caretta_polls_total") or [0])[0], 1, "never polled")
+        net.exchange(net.IP[1], 5432, 1500, 2500)
+        m = a.wait(lambda m: (net.series(m, "caretta_provisional_links") or [0])[0] >= 2)
+        self.assertGreaterEqual(net.series(m, "caretta_provisional_links")[0], 2, "not held")
+
+        def replicaset_series(m):
+            return [dict(ls) for (n, ls), _ in m.items() if n == "caretta_links_observed"
+                    and "ReplicaSet" in (dict(ls).get("client_kind"), dict(ls).get("server_kind"))]
+        self.assertEqual(replicaset_series(m), [])
+        self.assertEqual(net.series(m, "caretta_links_observed", server_port="5432"), [])
+
+        self.srv.control("DELETE", "/faults")
+        link = dict(client_name="web", client_namespace="shop", client_kind="Deployment",
+                    server_name="db", server_namespace="shop", server_kind="StatefulSet",
+                    server_port="5432")
+        m = a.wait(lambda m: net.series(m, "caretta_links_observed", role="2", **link) == [2500]
+                   and net.series(m, "caretta_links_observed", role="1", **link) == [1500],
+                   timeout=90)
+        self.assertEqual(net.series(m, "caretta_links_observed", role="1", **link), [1500])
+        self.assertEqual(net.series(m, "caretta_links_observed", role="2", **link), [2500])
+        self.assertEqual(replicaset_series(m), [])
+        self.assertEqual(net.series(m, "caretta_provisional_links"), [0])
+
 
 if __name__ == "__main__":
     reason = net.skip_reason()
