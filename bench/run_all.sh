@@ -106,11 +106,11 @@ run_tracer_benchmarks() {
   echo "wrote $OUT" >&2
 }
 
-PARTS=" ${BENCH_PARTS:-tracer k8s demo} "
+PARTS=" ${BENCH_PARTS:-tracer k8s demo export} "
 if [[ "$PARTS" == *" tracer "* ]]; then run_tracer_benchmarks; fi
 
 # Benchmarks of other work streams, each optional.
-for part in k8s demo; do
+for part in k8s demo export; do
   [[ "$PARTS" == *" $part "* ]] || continue
   script="$ROOT/bench/$part/run.sh"
   if [[ -f "$script" ]]; then
