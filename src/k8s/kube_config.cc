@@ -14,25 +14,43 @@ namespace {
 
 // The subset of a YAML document a kubeconfig needs: maps, lists, scalars.
 struct YamlNode {
+  // A map's entries in file order. Not std::pair: clang checks pair<string, YamlNode>
+  // for implicit default construction while YamlNode is still incomplete.
+  struct Entry;
   enum class Type { kNull, kScalar, kMap, kList } type = Type::kNull;
   std::string scalar;
-  std::vector<std::pair<std::string, YamlNode>> map;
+  std::vector<Entry> map;
   std::vector<YamlNode> list;
 
-  const YamlNode* Get(std::string_view key) const {
-    for (const auto& [k, v] : map)
-      if (k == key) return &v;
-    return nullptr;
-  }
-  std::string String(std::string_view key) const {
-    const YamlNode* n = Get(key);
-    return n != nullptr && n->type == Type::kScalar ? n->scalar : std::string();
-  }
+  const YamlNode* Get(std::string_view key) const;
+  std::string String(std::string_view key) const;
 };
 
-YamlNode Convert(yaml_document_t* doc, yaml_node_t* node, int depth) {
+struct YamlNode::Entry {
+  std::string key;
+  YamlNode value;
+};
+
+const YamlNode* YamlNode::Get(std::string_view key) const {
+  for (const Entry& entry : map)
+    if (entry.key == key) return &entry.value;
+  return nullptr;
+}
+
+std::string YamlNode::String(std::string_view key) const {
+  const YamlNode* n = Get(key);
+  return n != nullptr && n->type == Type::kScalar ? n->scalar : std::string();
+}
+
+// A kubeconfig has a few hundred nodes. Aliases make the document a graph that
+// Convert expands into a tree, so a few lines of nested aliases (a "billion laughs")
+// would expand without end: past this many nodes the file is refused.
+constexpr std::size_t kMaxYamlNodes = 100000;
+
+YamlNode Convert(yaml_document_t* doc, yaml_node_t* node, int depth, std::size_t& budget) {
   YamlNode out;
-  if (node == nullptr || depth > 64) return out;
+  if (node == nullptr || depth > 64 || budget == 0) return out;
+  --budget;
   switch (node->type) {
     case YAML_SCALAR_NODE:
       out.type = YamlNode::Type::kScalar;
@@ -48,16 +66,16 @@ YamlNode Convert(yaml_document_t* doc, yaml_node_t* node, int depth) {
       out.type = YamlNode::Type::kList;
       for (yaml_node_item_t* it = node->data.sequence.items.start;
            it < node->data.sequence.items.top; ++it) {
-        out.list.push_back(Convert(doc, yaml_document_get_node(doc, *it), depth + 1));
+        out.list.push_back(Convert(doc, yaml_document_get_node(doc, *it), depth + 1, budget));
       }
       break;
     case YAML_MAPPING_NODE:
       out.type = YamlNode::Type::kMap;
       for (yaml_node_pair_t* p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
            ++p) {
-        YamlNode key = Convert(doc, yaml_document_get_node(doc, p->key), depth + 1);
-        out.map.emplace_back(key.scalar,
-                             Convert(doc, yaml_document_get_node(doc, p->value), depth + 1));
+        YamlNode key = Convert(doc, yaml_document_get_node(doc, p->key), depth + 1, budget);
+        YamlNode value = Convert(doc, yaml_document_get_node(doc, p->value), depth + 1, budget);
+        out.map.push_back(YamlNode::Entry{std::move(key.scalar), std::move(value)});
       }
       break;
     default:
@@ -87,7 +105,12 @@ YamlNode ParseYamlFile(const std::string& path) {
   }
   std::unique_ptr<yaml_document_t, void (*)(yaml_document_t*)> doc_guard(&doc,
                                                                          yaml_document_delete);
-  return Convert(&doc, yaml_document_get_root_node(&doc), 0);
+  std::size_t budget = kMaxYamlNodes;
+  YamlNode root = Convert(&doc, yaml_document_get_root_node(&doc), 0, budget);
+  if (budget == 0)
+    throw ConfigError("kubeconfig " + path + ": more than " + std::to_string(kMaxYamlNodes) +
+                      " YAML nodes once aliases are expanded");
+  return root;
 }
 
 bool FileExists(const std::string& path) {
