@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+  # libFuzzer and the sanitizer run-times for clang (the fuzz build, tests/fuzz)
+  libclang-rt-14-dev
   # libraries
   libcurl4-openssl-dev libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libcli11-dev libssl-dev libyaml-dev libnetfilter-conntrack-dev libabsl-dev libc-ares-dev
