@@ -5,12 +5,6 @@
 // inside an event line), then the stream ends. The next request ends the run.
 // Input: one byte choosing the watched resource, then sections separated by NUL
 // bytes; a section starting with 'L' is a LIST page, with 'W' a watch chunk.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -27,6 +21,7 @@
 #include "k8s/cluster_store.h"
 #include "k8s/reflector.h"
 #include "k8s/resources.h"
+#include "scripted_http_server.h"
 #include "spdlog/spdlog.h"
 
 using namespace caretta;
@@ -38,119 +33,39 @@ struct Script {
   std::vector<std::string> watch_chunks;
 };
 
-// Answers one request per connection (Connection: close) from the current script.
-class ScriptedApiServer {
+// The API server's side: LIST requests get the pages in order, the first WATCH the
+// chunks; any request past the script marks the run done.
+class ApiScript {
  public:
-  ScriptedApiServer() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) abort();
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        listen(listen_fd_, 16) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      abort();
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~ScriptedApiServer() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    thread_.join();
-    close(listen_fd_);
-  }
-  int port() const { return port_; }
-
   void Start(Script script) {
     std::lock_guard lock(mu_);
     script_ = std::move(script);
     lists_ = watches_ = 0;
     done_ = false;
   }
-  // True once the reflector asked for more than the script holds.
   bool WaitDone(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     return done_cv_.wait_for(lock, timeout, [this] { return done_; });
   }
+  std::string Answer(const std::string& head) {
+    const bool watch = head.find("watch=1") != std::string::npos;
+    std::lock_guard lock(mu_);
+    if (watch && watches_ == 0) {
+      ++watches_;
+      return fuzzing::ScriptedHttpServer::Chunked(script_.watch_chunks);
+    }
+    if (!watch && lists_ < script_.pages.size()) {
+      return fuzzing::ScriptedHttpServer::Chunked(
+          std::vector<std::string>{script_.pages[lists_++]});
+    }
+    done_ = true;
+    done_cv_.notify_all();
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  }
 
  private:
-  void Serve() {
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (stop_) return;
-      }
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      Answer(fd);
-      close(fd);
-    }
-  }
-
-  static bool SendAll(int fd, std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  void Answer(int fd) {
-    std::string head;
-    char buf[4096];
-    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 2000) <= 0) return;
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      head.append(buf, static_cast<std::size_t>(n));
-    }
-    const bool watch = head.find("watch=1") != std::string::npos;
-    std::vector<std::string> chunks;
-    {
-      std::lock_guard lock(mu_);
-      if (watch && watches_ == 0) {
-        chunks = script_.watch_chunks;
-      } else if (!watch && lists_ < script_.pages.size()) {
-        chunks.push_back(script_.pages[lists_]);
-      } else {
-        done_ = true;
-        done_cv_.notify_all();
-        SendAll(fd,
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                "Connection: close\r\n\r\n");
-        return;
-      }
-      (watch ? watches_ : lists_)++;
-    }
-    std::string out =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n";
-    for (const std::string& chunk : chunks) {
-      if (chunk.empty()) continue;  // an empty chunk would end the body
-      char size[32];
-      snprintf(size, sizeof size, "%zx\r\n", chunk.size());
-      out += size;
-      out += chunk;
-      out += "\r\n";
-    }
-    out += "0\r\n\r\n";
-    SendAll(fd, out);
-  }
-
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mu_;
   std::condition_variable done_cv_;
-  bool stop_ = false;
   Script script_;
   std::size_t lists_ = 0, watches_ = 0;
   bool done_ = false;
@@ -165,10 +80,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::vector<k8s::WatchedResource> resources = k8s::WatchedResources();
-  static ScriptedApiServer server;
+  static ApiScript api;
+  static fuzzing::ScriptedHttpServer server(
+      [](const std::string& head) { return api.Answer(head); });
   static const auto client = [] {
     k8s::ClusterConfig config;
-    config.server = "http://127.0.0.1:" + std::to_string(server.port());
+    config.server = server.url();
     config.source = "fuzz";
     return std::make_shared<k8s::ApiClient>(config);
   }();
@@ -186,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     start = nul + 1;
   }
   if (script.pages.empty()) return 0;
-  server.Start(std::move(script));
+  api.Start(std::move(script));
 
   k8s::ClusterStore store;
   k8s::ReflectorOptions options;
@@ -194,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.backoff.initial = options.backoff.max = std::chrono::milliseconds(1);
   {
     k8s::Reflector reflector(client, resource, &store, options);
-    if (!server.WaitDone(std::chrono::seconds(5))) abort();  // the reflector stalled
+    if (!api.WaitDone(std::chrono::seconds(5))) abort();  // the reflector stalled
   }
   store.Read([](const k8s::ClusterContents& contents) { return contents.pods.size(); });
   return 0;

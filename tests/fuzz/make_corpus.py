@@ -164,6 +164,26 @@ def config():
     write("fuzz_config", "--help\n")
 
 
+def graph_answer(series):
+    return compact({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": m, "value": [1700000000.123, v]} for m, v in series]}})
+
+
+def graph():
+    link = {"client_name": "web", "client_namespace": "shop", "client_kind": "Deployment",
+            "server_name": "db", "server_namespace": "shop", "server_kind": "StatefulSet",
+            "server_port": "5432", "role": "1"}
+    other = dict(link, client_name="cron", client_kind="CronJob", role="2")
+    # sent, received, opened, retransmits, active, increase, failed connects
+    values = ["123456", "654321", "12", "0", "3", "5000", "1"]
+    write("fuzz_prometheus_graph", "\0".join(graph_answer([(link, v), (other, v)]) for v in values))
+    # Prometheus answers NaN and +Inf for some expressions; an error status too.
+    write("fuzz_prometheus_graph", "\0".join(graph_answer([(link, v)]) for v in
+                                             ["NaN", "+Inf", "-1", "1e300", "NaN", "-Inf", "2"]))
+    write("fuzz_prometheus_graph", compact({"status": "error", "errorType": "bad_data",
+                                            "error": "parse error"}))
+
+
 def labels():
     write("fuzz_prometheus_labels", "web\0shop\0Deployment\0db\0shop\0StatefulSet\0005432\0001")
     write("fuzz_prometheus_labels", "quote\" back\\slash\nnewline\0caf\xc3\xa9 \xe2\x82\xac")
@@ -177,6 +197,7 @@ if __name__ == "__main__":
     dns()
     conntrack()
     config()
+    graph()
     labels()
     for t in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, t))
