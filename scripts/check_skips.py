@@ -53,8 +53,10 @@ def skips(junit):
             continue
         for inner in GTEST_SKIP.findall(out):
             found.append((f"{name}/{inner}", "GTEST_SKIP"))
-        for method, cls, why in UNITTEST_SKIP.findall(out):
-            found.append((f"{name}/{cls}.{method}", why))
+        for method, test_id, why in UNITTEST_SKIP.findall(out):
+            # Python >= 3.11 prints the full id in parentheses, older ones the class.
+            inner = test_id if test_id.endswith("." + method) else f"{test_id}.{method}"
+            found.append((f"{name}/{inner}", why))
     return found
 
 
