@@ -4,6 +4,8 @@
 # target. The corpus each run grows is kept in BUILD/fuzz-long/<target>/corpus, so
 # a second run starts where the first stopped.
 # usage: fuzz.sh BUILD_DIR SECONDS [JOBS]
+# FUZZ_TARGETS="fuzz_a fuzz_b" runs only those again; the report keeps the other
+# targets' last runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
@@ -14,14 +16,16 @@ targets=$(cd "$build/tests/fuzz" && find . -maxdepth 1 -type f -executable -name
   -printf '%f\n' | sort)
 [ -n "$targets" ] || { echo "fuzz.sh: no fuzz targets in $build/tests/fuzz" >&2; exit 2; }
 
-echo "fuzz.sh: $(echo $targets | wc -w) targets, ${seconds}s each, $jobs at a time"
+run=${FUZZ_TARGETS:-$targets}
+echo "fuzz.sh: $(echo $run | wc -w) targets, ${seconds}s each, $jobs at a time"
 mkdir -p "$build/fuzz-long"
 start=$(date +%s)
 status=0
-printf '%s\n' $targets | xargs -P "$jobs" -I{} bash -c '
+printf '%s\n' $run | xargs -P "$jobs" -I{} bash -c '
   bash "$0/tests/fuzz/run_fuzzer.sh" "$1/tests/fuzz/{}" "$2" "$1/fuzz-long/{}" \
     "$0/tests/fuzz/corpus/{}" >"$1/fuzz-long/{}.summary" 2>&1 \
-    || echo "fuzz.sh: {} FAILED (see $1/fuzz-long/{}/fuzz.log)"' "$root" "$build" "$seconds" \
+    || { echo "fuzz.sh: {} FAILED (see $1/fuzz-long/{}/fuzz.log)"; exit 1; }' \
+  "$root" "$build" "$seconds" \
   || status=1
 elapsed=$(($(date +%s) - start))
 
@@ -30,7 +34,8 @@ stat() { grep -E "^stat::$2:" "$1" | awk '{print $2}' | tail -1; }
   echo "# Fuzzing results"
   echo
   echo "Written by \`make fuzz FUZZ_SECONDS=$seconds\` (scripts/fuzz.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-  echo "$(nproc) cores, $jobs target(s) at a time, ${seconds} s per target (${elapsed} s in all)."
+  echo "$(nproc) cores, $jobs target(s) at a time, ${seconds} s per target (the last run: $(echo $run | wc -w)"
+  echo "target(s) in ${elapsed} s)."
   echo "Build: clang $(clang --version | head -1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)," \
        "\`-fsanitize=fuzzer,address,undefined\`, UB not recoverable. Each run starts from"
   echo "the checked-in seeds (tests/fuzz/corpus/<target>) plus the corpus earlier runs grew"
