@@ -35,7 +35,8 @@ stat() { grep -E "^stat::$2:" "$1" | awk '{print $2}' | tail -1; }
   echo
   echo "Written by \`make fuzz FUZZ_SECONDS=$seconds\` (scripts/fuzz.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
   echo "$(nproc) cores, $jobs target(s) at a time, ${seconds} s per target (the last run: $(echo $run | wc -w)"
-  echo "target(s) in ${elapsed} s)."
+  echo "target(s) in ${elapsed} s; load average at its end $(cut -d' ' -f1-3 /proc/loadavg): exec/s"
+  echo "falls when other work shares the cores)."
   echo "Build: clang $(clang --version | head -1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)," \
        "\`-fsanitize=fuzzer,address,undefined\`, UB not recoverable. Each run starts from"
   echo "the checked-in seeds (tests/fuzz/corpus/<target>) plus the corpus earlier runs grew"
