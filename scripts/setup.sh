@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev libssl-dev libyaml-dev libnetfilter-conntrack-dev libabsl-dev libc-ares-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus iproute2 nftables conntrack
-  curl procps python3 clang-format openssl unzip
+  curl procps python3 python3-yaml clang-format openssl unzip
 )
 
 # Node.js/npm (web map bundle, helm download): the machine image may ship its own
