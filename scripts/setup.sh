@@ -6,12 +6,14 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+  # libFuzzer and the sanitizer run-times for clang (the fuzz build, tests/fuzz)
+  libclang-rt-14-dev
   # libraries
   libcurl4-openssl-dev libsimdjson-dev libmicrohttpd-dev libspdlog-dev libfmt-dev
   libcli11-dev libssl-dev libyaml-dev libnetfilter-conntrack-dev libabsl-dev libc-ares-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus iproute2 nftables conntrack
-  curl procps python3 clang-format openssl unzip
+  curl procps python3 python3-yaml clang-format openssl unzip
 )
 
 # Node.js/npm (web map bundle, helm download): the machine image may ship its own

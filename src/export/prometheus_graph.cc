@@ -3,8 +3,10 @@
 #include <curl/curl.h>
 #include <simdjson.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 
 #include "export/metrics.h"
 #include "spdlog/spdlog.h"
@@ -27,6 +29,21 @@ std::string Label(simdjson::dom::object metric, const char* name) {
   std::string_view v;
   if (metric[name].get(v) != simdjson::SUCCESS) return "";
   return std::string(v);
+}
+
+// Sample values as counts. Prometheus answers NaN, +Inf and negative values (a
+// recording rule, a counter reset in increase()), and converting those, or anything
+// past the integer's range, to an integer is undefined: clamp them first.
+std::uint64_t ToCount(double v) {
+  if (!(v > 0)) return 0;  // NaN, zero, negative
+  if (v >= 18446744073709551616.0) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(v);
+}
+
+std::int64_t ToGauge(double v) {
+  if (!(v > 0)) return 0;  // NaN, zero, negative (a connection count is never below 0)
+  if (v >= 9223372036854775808.0) return std::numeric_limits<std::int64_t>::max();
+  return static_cast<std::int64_t>(v);
 }
 
 }  // namespace
@@ -119,7 +136,13 @@ std::optional<links::LinkSnapshot> PrometheusGraphSource::Query(double window, s
                     Label(metric, "client_kind"), Label(metric, "client_owner"), ""};
       key.server = {Label(metric, "server_name"), Label(metric, "server_namespace"),
                     Label(metric, "server_kind"), "", ""};
-      key.server_port = static_cast<std::uint16_t>(std::atoi(Label(metric, "server_port").c_str()));
+      // A port label that is not a port (out of range, not a number) is port 0.
+      const std::string port = Label(metric, "server_port");
+      std::uint16_t port_number = 0;
+      if (std::from_chars(port.data(), port.data() + port.size(), port_number).ptr !=
+          port.data() + port.size())
+        port_number = 0;
+      key.server_port = port_number;
       std::string role = Label(metric, "role");
       key.role = role == "1"   ? tracer::Role::kClient
                  : role == "2" ? tracer::Role::kServer
@@ -131,14 +154,14 @@ std::optional<links::LinkSnapshot> PrometheusGraphSource::Query(double window, s
 
   for (const Column& c : columns) {
     bool ok = for_each_series(c.promql, [&](const links::LinkKey& key, double v) {
-      snap.links[key].*(c.field) = static_cast<std::uint64_t>(v);
+      snap.links[key].*(c.field) = ToCount(v);
     });
     if (!ok) return std::nullopt;
   }
   bool ok = for_each_series(by + "(caretta_link_active_connections)",
                             [&](const links::LinkKey& key, double v) {
                               if (auto it = snap.links.find(key); it != snap.links.end())
-                                it->second.active_connections = static_cast<std::int64_t>(v);
+                                it->second.active_connections = ToGauge(v);
                             });
   // Rate over the window: two history samples, (now - window, total - increase)
   // and (now, total), so the agent's own rate code answers the same way.
@@ -149,7 +172,7 @@ std::optional<links::LinkSnapshot> PrometheusGraphSource::Query(double window, s
                                if (it == snap.links.end()) return;
                                links::LinkTotals& t = it->second;
                                std::uint64_t total = t.bytes_sent + t.bytes_received;
-                               std::uint64_t inc = v > 0 ? static_cast<std::uint64_t>(v) : 0;
+                               std::uint64_t inc = ToCount(v);
                                t.history[0] = {now - window, total > inc ? total - inc : 0};
                                t.history[1] = {now, total};
                                t.history_len = 2;
@@ -158,8 +181,7 @@ std::optional<links::LinkSnapshot> PrometheusGraphSource::Query(double window, s
                  "sum by (client_name,client_namespace,client_kind,server_name,server_namespace,"
                  "server_kind,server_port) (caretta_link_failed_connects_total)",
                  [&](const links::LinkKey& key, double v) {
-                   snap.failed_connects[{key.client, key.server, key.server_port}] =
-                       static_cast<std::uint64_t>(v);
+                   snap.failed_connects[{key.client, key.server, key.server_port}] = ToCount(v);
                  });
   if (!ok) return std::nullopt;
   return snap;

@@ -15,21 +15,33 @@ namespace {
 
 // The subset of a YAML document a kubeconfig needs: maps, lists, scalars.
 struct YamlNode {
+  // A map's entries in file order. Not std::pair: clang checks pair<string, YamlNode>
+  // for implicit default construction while YamlNode is still incomplete.
+  struct Entry;
   enum class Type { kNull, kScalar, kMap, kList } type = Type::kNull;
   std::string scalar;
-  std::vector<std::pair<std::string, YamlNode>> map;
+  std::vector<Entry> map;
   std::vector<YamlNode> list;
 
-  const YamlNode* Get(std::string_view key) const {
-    for (const auto& [k, v] : map)
-      if (k == key) return &v;
-    return nullptr;
-  }
-  std::string String(std::string_view key) const {
-    const YamlNode* n = Get(key);
-    return n != nullptr && n->type == Type::kScalar ? n->scalar : std::string();
-  }
+  const YamlNode* Get(std::string_view key) const;
+  std::string String(std::string_view key) const;
 };
+
+struct YamlNode::Entry {
+  std::string key;
+  YamlNode value;
+};
+
+const YamlNode* YamlNode::Get(std::string_view key) const {
+  for (const Entry& entry : map)
+    if (entry.key == key) return &entry.value;
+  return nullptr;
+}
+
+std::string YamlNode::String(std::string_view key) const {
+  const YamlNode* n = Get(key);
+  return n != nullptr && n->type == Type::kScalar ? n->scalar : std::string();
+}
 
 // Reads at most kMaxKubeconfigBytes; a larger file is refused, not truncated.
 std::string ReadBounded(const std::string& path) {
@@ -76,7 +88,7 @@ YamlNode ParseYaml(const std::string& text, const std::string& path) {
       f.key = std::move(node.scalar);  // a non-scalar key becomes "" (never looked up)
       f.has_key = true;
     } else {
-      f.node.map.emplace_back(std::move(f.key), std::move(node));
+      f.node.map.push_back(YamlNode::Entry{std::move(f.key), std::move(node)});
       f.has_key = false;
     }
   };

@@ -21,22 +21,35 @@ struct Reply {
 
 int OnEntry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   auto* reply = static_cast<Reply*>(data);
-  reply->found = true;
-  std::uint8_t family = nfct_get_attr_u8(ct, ATTR_REPL_L3PROTO);
-  if (family == AF_INET) {
-    reply->destination.ip = common::IpAddress::V4(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC));
-  } else {
-    std::array<std::uint8_t, 16> bytes;
-    std::memcpy(bytes.data(), nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
-    reply->destination.ip = common::IpAddress::V6(bytes);
+  if (auto destination = ReplySource(ct)) {
+    reply->found = true;
+    reply->destination = *destination;
   }
-  reply->destination.port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
   // CONTINUE, not STOP: stopping here leaves the request's ACK unread on the
   // socket, and the next query would read this answer's leftovers instead of its own.
   return NFCT_CB_CONTINUE;
 }
 
 }  // namespace
+
+std::optional<Destination> ReplySource(const nf_conntrack* ct) {
+  // An attribute the message did not carry reads as NULL: check before reading.
+  if (nfct_attr_is_set(ct, ATTR_REPL_L3PROTO) <= 0 || nfct_attr_is_set(ct, ATTR_REPL_PORT_SRC) <= 0)
+    return std::nullopt;
+  Destination destination;
+  const std::uint8_t family = nfct_get_attr_u8(ct, ATTR_REPL_L3PROTO);
+  if (family == AF_INET && nfct_attr_is_set(ct, ATTR_REPL_IPV4_SRC) > 0) {
+    destination.ip = common::IpAddress::V4(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC));
+  } else if (family == AF_INET6 && nfct_attr_is_set(ct, ATTR_REPL_IPV6_SRC) > 0) {
+    std::array<std::uint8_t, 16> bytes;
+    std::memcpy(bytes.data(), nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
+    destination.ip = common::IpAddress::V6(bytes);
+  } else {
+    return std::nullopt;
+  }
+  destination.port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+  return destination;
+}
 
 ConntrackNat::ConntrackNat(const std::vector<std::string>& netns_paths) {
   for (const std::string& path : netns_paths) {

@@ -16,6 +16,7 @@
 #include "common/ip_address.h"
 
 struct nfct_handle;
+struct nf_conntrack;
 
 namespace caretta::resolve {
 
@@ -23,6 +24,10 @@ struct Destination {
   common::IpAddress ip;
   std::uint16_t port = 0;
 };
+
+// The source of a conntrack entry's reply tuple: where a NATed connection really
+// went. nullopt when the entry (a netlink message from the kernel) lacks it.
+std::optional<Destination> ReplySource(const nf_conntrack* ct);
 
 class ConntrackNat {
  public:

@@ -66,6 +66,10 @@ class Agent:
             self.proc.terminate()
             self.proc.wait(15)
         self.log.close()
+        # SIGTERM is a clean exit; anything else (a sanitizer report ends the
+        # process with 1) is a failure even when every assertion before it held.
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"agent exited with {self.proc.returncode}: see {self.log.name}")
 
 
 class AgentWithCluster(unittest.TestCase):

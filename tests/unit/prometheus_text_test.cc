@@ -16,6 +16,23 @@ TEST(PrometheusText, EscapesLabelValues) {
             "m{a=\"quote\\\" back\\\\slash\\nnl\"} 3\n");
 }
 
+// A process can name itself with any bytes; Prometheus rejects a scrape with one
+// label value that is not UTF-8, so bad bytes become U+FFFD and good ones stay.
+TEST(PrometheusText, LabelValuesAreAlwaysUtf8) {
+  std::string out;
+  AppendEscapedLabelValue(out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  out.clear();
+  // A stray continuation byte, a truncated sequence, an overlong '/', a surrogate.
+  AppendEscapedLabelValue(out,
+                          "a\x80"
+                          "b\xE2\x82"
+                          "c\xC0\xAF"
+                          "d\xED\xA0\x80");
+  const std::string bad = "\xEF\xBF\xBD";
+  EXPECT_EQ(out, "a" + bad + "b" + bad + bad + "c" + bad + bad + "d" + bad + bad + bad);
+}
+
 TEST(PrometheusText, IntegersStayExactAndSpecialFloatsAreSpelled) {
   PrometheusText t;
   t.Sample("big", {}, std::uint64_t{18446744073709551615ull});

@@ -216,5 +216,19 @@ TEST(Base64, DecodesStandardAndRejectsGarbage) {
   EXPECT_THROW(DecodeBase64("a*b"), ConfigError);
 }
 
+// Nested aliases ("billion laughs"): 10^10 nodes once expanded; the file is refused
+// with a ConfigError instead of exhausting memory (the kind of input fuzz_kubeconfig
+// generates).
+TEST_F(KubeConfigTest, NestedAliasesAreRefused) {
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k ? ", " : "") + prev;
+    laughs += "]\n";
+  }
+  EXPECT_THROW(LoadKubeconfig({Write("laughs", laughs)}), ConfigError);
+}
+
 }  // namespace
 }  // namespace caretta::k8s
