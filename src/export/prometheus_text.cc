@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/utf8.h"
+
 namespace caretta::exporter {
 namespace {
 
@@ -29,31 +31,6 @@ void AppendDouble(std::string& out, double v) {
   }
 }
 
-// Length of the valid UTF-8 sequence (RFC 3629) starting at value[i], 0 if none.
-std::size_t Utf8SequenceLength(std::string_view value, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(value[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) lo = 0xA0;  // overlong
-    if (lead == 0xED) hi = 0x9F;  // surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) lo = 0x90;  // overlong
-    if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > value.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < length; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return length;
-}
-
 }  // namespace
 
 // Label values come from outside (process names, DNS names) and Prometheus rejects
@@ -63,7 +40,7 @@ void AppendEscapedLabelValue(std::string& out, std::string_view value) {
   for (std::size_t i = 0; i < value.size();) {
     const char c = value[i];
     if (static_cast<unsigned char>(c) >= 0x80) {
-      const std::size_t length = Utf8SequenceLength(value, i);
+      const std::size_t length = common::Utf8SequenceLength(value, i);
       if (length == 0) {
         out += "\xEF\xBF\xBD";
         ++i;
