@@ -44,6 +44,4 @@ struct ConnectionDelta {
   bool close_lost = false;
 };
 
-std::string_view TcpStateName(std::uint8_t state);
-
 }  // namespace caretta::tracer

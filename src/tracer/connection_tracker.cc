@@ -196,11 +196,4 @@ std::vector<ConnectionDelta> ConnectionTracker::Apply(const std::vector<SocketSn
   return out;
 }
 
-std::string_view TcpStateName(std::uint8_t state) {
-  static constexpr std::string_view kNames[] = {
-      "UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
-      "CLOSE",   "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
-  return state < std::size(kNames) ? kNames[state] : "UNKNOWN";
-}
-
 }  // namespace caretta::tracer
