@@ -331,24 +331,33 @@ def foreign_series(names, metrics):
     return out
 
 
-def check_waited_traffic(ck, rep, what, exp, got, opened):
+def check_waited_traffic(ck, rep, what, exp, got, metrics):
     """Traffic sent while the agent waited for its index (no poll yet). Names are
-    checked strictly. Bytes must be exact; on this shared machine other work can
-    open tens of thousands of connections meanwhile, and then the tracer loses part
-    of the bytes of long-lived connections (no caretta_dropped_total cause moves):
-    that case is reported as a documented tracer bug, not as a fault of this test."""
+    checked strictly. Bytes must be exact, except on a busy host: while another
+    workload on this shared machine opened 1-3 million sockets a minute, part of the
+    bytes sent before the agent's first poll was missing from /metrics 15 s after
+    the sync (FAULTS_SETTLE_S sets that wait), in some runs with no
+    caretta_dropped_total cause moving. Lost or only late is not settled; 31k
+    connections of churn alone did not reproduce it. A tracer matter, not a
+    Kubernetes one: reported under "documented behaviour" with the figures."""
     wrong = [p for p in compare(exp, got) if p.startswith("wrong series")]
     ck.check(f"{what}: no wrong series ({len(exp)} expected)", wrong)
     lost = [p for p in compare(exp, got) if not p.startswith("wrong series")]
+    opened = opened_sockets(metrics)
     if lost and opened > BUSY_NODE_CONNECTIONS:
-        exp_total, got_total = sum(exp.values()), sum(got.get(k, 0) for k in exp)
+        value = {n: v for n, lab, v in metrics if not lab}
+        drops = sum(v for n, _, v in metrics if n == "caretta_dropped_total")
+        zero = [k for k in exp if k in got and not got[k]]
         rep.document(
-            f"{what} (tracer bug, not k8s): {opened:.0f} sockets opened on the node before "
-            f"the agent's first poll; {len(lost)} of {len(exp)} series lost bytes "
-            f"({got_total:.0f} of {exp_total} exported), all on reused (long-lived) "
-            f"connections; caretta_dropped_total unchanged. E.g. {lost[0]}")
+            f"{what} (tracer, not k8s): {opened:.0f} sockets opened on the host since the "
+            f"agent started; {len(lost)} of {len(exp)} series short of the ground truth "
+            f"({sum(got.get(k, 0) for k in exp):.0f} of {sum(exp.values())} bytes exported, "
+            f"{len(zero)} series present with 0 bytes) after "
+            f"{value.get('caretta_polls_total', 0):.0f} polls taking "
+            f"{value.get('caretta_poll_duration_seconds_sum', 0):.1f} s in all; "
+            f"caretta_dropped_total sum {drops:.0f}. E.g. {lost[0]}")
     else:
-        ck.check(f"{what}: bytes exact ({opened:.0f} sockets opened on the node meanwhile)",
+        ck.check(f"{what}: bytes exact ({opened:.0f} sockets opened on the host meanwhile)",
                  lost)
 
 
@@ -463,12 +472,15 @@ def phase1_down_at_start(env, names, ck, rep):
         got.clear()
         got.update(names.snapshot(agent))
         return not compare(exp, got) or False
-    ok = E.wait_for(right, 15, 0.25)
+    ok = E.wait_for(right, float(os.environ.get("FAULTS_SETTLE_S", "15")), 0.25)
     t_named = time.monotonic() - t_up
     m = agent.metrics()
     check_waited_traffic(ck, rep, "down at start: the outage's traffic, exported once synced",
-                         exp, got, opened_sockets(m))
+                         exp, got, m)
     if ok is not True:
+        if os.environ.get("E2E_KEEP"):
+            with open(os.path.join(env.workdir, "metrics-phase1.txt"), "w") as f:
+                f.write(E.http_get(f"{agent.url}/metrics")[1])
         diagnose(m)
         for k, v in sorted(foreign_series(names, m).items(), key=lambda kv: -kv[1])[:15]:
             E.log(f"  series outside the sim: {E.fmt(k)} = {v:.0f}")
@@ -733,10 +745,14 @@ def phase4_incomplete_index(env, names, ck, rep, t_prev):
             f"ReplicaSet (kind ReplicaSet) instead of the Deployment, e.g. {E.fmt(by_rs[0])}")
         ck.check(f"{what}: exported, every series either right or the documented "
                  f"ReplicaSet name", True)
-        check_waited_traffic(ck, rep, f"{what} (ReplicaSet names)", as_rs, first,
-                             opened_sockets(m))
+        check_waited_traffic(ck, rep, f"{what} (ReplicaSet names)", as_rs, first, m)
     else:  # the known bug fixed, or something else: then names must be right
-        check_waited_traffic(ck, rep, what, exp, first, opened_sockets(m))
+        if not first:
+            rep.document(
+                f"phase 4: none of the traffic was on /metrics 2 s after the first poll "
+                f"({first_poll:.1f} s after start; busy host, see the tracer note): the "
+                f"ReplicaSet-name behaviour could not be observed in this run")
+        check_waited_traffic(ck, rep, what, exp, first, m)
     ok = E.wait_for(lambda: agent.metric_value("caretta_k8s_synced") == 1, 15)
     ck.check(f"incomplete index: synced once the stalled LIST arrived "
              f"({time.monotonic() - t_start:.0f} s after start)", ok is True)
