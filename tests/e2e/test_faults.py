@@ -419,8 +419,9 @@ def phase1_down_at_start(env, names, ck, rep):
     env.traffic(0.1)
     t1 = env.truth()
     statuses, synced, sim_series = [], [], []
-    end = time.monotonic() + 6
-    while time.monotonic() < end:  # 6 s of probes while nobody answers at the API
+    down_s = float(os.environ.get("FAULTS_DOWN_S", "6"))  # < 50: the agent's 60-s wait
+    end = time.monotonic() + down_s
+    while time.monotonic() < end:  # probes while nobody answers at the API
         try:
             m = agent.metrics()
             statuses.append(200)
@@ -430,7 +431,7 @@ def phase1_down_at_start(env, names, ck, rep):
             statuses.append(str(e))
         time.sleep(0.25)
     polls = agent.metric_value("caretta_polls_total")
-    ck.check(f"down at start: /metrics 200 on {len(statuses)} probes over 6 s",
+    ck.check(f"down at start: /metrics 200 on {len(statuses)} probes over {down_s:.0f} s",
              [f"probe {i}: {s}" for i, s in enumerate(statuses) if s != 200])
     ck.check("down at start: self metrics present (caretta_start_time_seconds, "
              "caretta_http_requests_total)",
@@ -743,16 +744,24 @@ def phase4_incomplete_index(env, names, ck, rep, t_prev):
             f"{synced_now:.0f}) and it exported the {len(exp)} links of that traffic as "
             f"{len(first)} series, {len(by_rs)} of them naming Deployment pods by their "
             f"ReplicaSet (kind ReplicaSet) instead of the Deployment, e.g. {E.fmt(by_rs[0])}")
-        ck.check(f"{what}: exported, every series either right or the documented "
-                 f"ReplicaSet name", True)
-        check_waited_traffic(ck, rep, f"{what} (ReplicaSet names)", as_rs, first, m)
+        ck.check(f"{what}: no series beyond the documented ReplicaSet names",
+                 [p for p in compare(as_rs, first) if p.startswith("wrong series")])
     else:  # the known bug fixed, or something else: then names must be right
         if not first:
             rep.document(
                 f"phase 4: none of the traffic was on /metrics 2 s after the first poll "
                 f"({first_poll:.1f} s after start; busy host, see the tracer note): the "
                 f"ReplicaSet-name behaviour could not be observed in this run")
-        check_waited_traffic(ck, rep, what, exp, first, m)
+        ck.check(f"{what}: no wrong series",
+                 [p for p in compare(exp, first) if p.startswith("wrong series")])
+    short = sum(exp.values()) - sum(first.values())
+    if short:
+        rep.document(
+            f"phase 4: 2 s after the first poll only {sum(first.values()):.0f} of "
+            f"{sum(exp.values())} bytes of the traffic sent ~60 s earlier were on /metrics "
+            f"({opened_sockets(m):.0f} sockets opened on the host; caretta_dropped_total sum "
+            f"{sum(v for n, _, v in m if n == 'caretta_dropped_total'):.0f}); see the "
+            f"end-of-phase total for lost vs late")
     ok = E.wait_for(lambda: agent.metric_value("caretta_k8s_synced") == 1, 15)
     ck.check(f"incomplete index: synced once the stalled LIST arrived "
              f"({time.monotonic() - t_start:.0f} s after start)", ok is True)
@@ -770,6 +779,17 @@ def phase4_incomplete_index(env, names, ck, rep, t_prev):
     ck.check(f"incomplete index: once synced, new traffic named right to the byte "
              f"({len(exp2)} series)", compare(exp2, got))
     end = names.snapshot(agent)
+    # The restarted agent counts from zero: everything it exports is rounds d and e.
+    want, have = sum(exp.values()) + sum(exp2.values()), sum(end.values())
+    if have != want:
+        rep.document(f"phase 4: at the end the restarted agent exported {have:.0f} of {want} "
+                     f"bytes sent since its start: {want - have:.0f} bytes LOST (the later "
+                     f"round is checked to the byte above: the loss is in the traffic sent "
+                     f"before the first poll)")
+    elif short:
+        rep.document(f"phase 4: the bytes missing at the first poll were late, not lost: at "
+                     f"the end all {want} bytes sent since the start were exported (under "
+                     f"whatever names the index gave when they were processed)")
     still = sorted(k for k in end if k not in E.expected_edges(t_e, names.view))
     if still:
         frozen = all(end[k] == first.get(k) for k in still)
