@@ -756,12 +756,14 @@ def phase4_incomplete_index(env, names, ck, rep, t_prev):
                  [p for p in compare(exp, first) if p.startswith("wrong series")])
     short = sum(exp.values()) - sum(first.values())
     if short:
+        named = as_rs if by_rs else exp
+        lost = [p for p in compare(named, first) if not p.startswith("wrong series")]
         rep.document(
             f"phase 4: 2 s after the first poll only {sum(first.values()):.0f} of "
             f"{sum(exp.values())} bytes of the traffic sent ~60 s earlier were on /metrics "
             f"({opened_sockets(m):.0f} sockets opened on the host; caretta_dropped_total sum "
-            f"{sum(v for n, _, v in m if n == 'caretta_dropped_total'):.0f}); see the "
-            f"end-of-phase total for lost vs late")
+            f"{sum(v for n, _, v in m if n == 'caretta_dropped_total'):.0f}); short: "
+            f"{'; '.join(lost[:4])}{' ...' if len(lost) > 4 else ''}")
     ok = E.wait_for(lambda: agent.metric_value("caretta_k8s_synced") == 1, 15)
     ck.check(f"incomplete index: synced once the stalled LIST arrived "
              f"({time.monotonic() - t_start:.0f} s after start)", ok is True)
@@ -792,7 +794,7 @@ def phase4_incomplete_index(env, names, ck, rep, t_prev):
                      f"whatever names the index gave when they were processed)")
     still = sorted(k for k in end if k not in E.expected_edges(t_e, names.view))
     if still:
-        frozen = all(end[k] == first.get(k) for k in still)
+        frozen = all(end[k] == first.get(k, 0) for k in still)
         rep.document(
             f"phase 4 (known bug): after sync the {len(still)} wrong series stay on /metrics "
             f"({'values frozen since the first poll' if frozen else 'values changed'}; "
