@@ -10,6 +10,7 @@ Exits after max_seconds or on SIGTERM.
 
 import ipaddress
 import json
+import os
 import select
 import signal
 import socket
@@ -86,8 +87,12 @@ def main():
         s.bind((addr, int(port)))
         socks.append(s)
     if cfg.get("port_file"):
-        with open(cfg["port_file"], "w") as f:
+        # Written whole, then renamed: the cluster polls for the file and reads it
+        # at once (an in-place write let it read an empty file).
+        tmp = cfg["port_file"] + ".tmp"
+        with open(tmp, "w") as f:
             json.dump([s.getsockname()[:2] for s in socks], f)
+        os.replace(tmp, cfg["port_file"])
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     deadline = time.monotonic() + float(cfg.get("max_seconds", 3600))
