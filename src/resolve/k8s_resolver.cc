@@ -170,6 +170,10 @@ void KubernetesResolver::AppendMetrics(std::string& out) const {
                "Kubernetes objects, watch events or lists that could not be decoded and were "
                "skipped.",
                "resource", [](const k8s::ReflectorStats& s) { return s.decode_errors.load(); });
+  per_resource("caretta_k8s_request_errors_total", "counter",
+               "Kubernetes API requests (LIST pages, watches) that failed: unreachable server, "
+               "HTTP errors, bodies over their bound; each is retried with backoff.",
+               "resource", [](const k8s::ReflectorStats& s) { return s.request_errors.load(); });
   // Caretta's names end in _count, which the exposition lint reserves for summaries
   // and histograms, so they are exposed untyped; both only ever increase.
   AppendHeader(out, "caretta_k8s_objects_skipped_total", "counter",

@@ -69,7 +69,8 @@ class KubernetesResolver : public Resolver {
   bool AddressesSynced() const { return index_.load()->addresses_listed(); }
   bool WaitSynced(std::chrono::milliseconds timeout) const;
 
-  // caretta_k8s_decode_errors_total, caretta_k8s_objects_skipped_total{reason},
+  // caretta_k8s_decode_errors_total, caretta_k8s_request_errors_total,
+  // caretta_k8s_objects_skipped_total{reason},
   // caretta_k8s_limit_exceeded_total{limit}, caretta_watcher_events_count,
   // caretta_watcher_resets_count, caretta_k8s_relists_total,
   // caretta_k8s_resource_synced, caretta_node_info, caretta_k8s_synced,
