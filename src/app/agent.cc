@@ -237,19 +237,22 @@ std::optional<Agent::Named> Agent::Resolve(const tracer::ConnectionDelta& d) {
     ++self_scrapes_skipped_;
     return std::nullopt;
   }
-  Named named{{}, client ? local : remote, client ? remote : local};
+  Named named{{}, client ? local : remote, client ? remote : local, {}};
   links::LinkKey& key = named.key;
   key.client = resolver_.Resolve(named.client_end);
   key.server = resolver_.Resolve(named.server_end);
   key.server_port = client ? s.remote_port : s.local_port;
   key.role = s.role;
-  if (client && nat_ && key.server.kind == "Service") {
+  // A Service's ClusterIP, or an address that may be one while the index is
+  // incomplete: conntrack says whether NAT sent the connection elsewhere.
+  if (client && nat_ && (key.server.kind == "Service" || Provisional(key.server))) {
     // Name the backend the Service NAT really chose; keep the Service as `via`.
     if (nat_cache_.size() > config_.max_connections) nat_cache_.clear();  // lost closes
     auto [it, inserted] = nat_cache_.try_emplace(s.cookie);
     if (inserted)
       it->second = nat_->RealDestination(s.local_ip, s.local_port, s.remote_ip, s.remote_port);
     if (it->second) {
+      named.via_end = named.server_end;
       named.server_end = resolve::Endpoint{it->second->ip, it->second->port, s.netns, 0, 0, false};
       key.via_service = std::move(key.server);
       key.via_service_port = s.remote_port;
@@ -278,8 +281,12 @@ void Agent::PollOnce() {
   for (auto it = provisional_.begin(); it != provisional_.end();) {
     HeldLink& h = it->second;
     links::LinkKey& key = h.named.key;
-    if (Provisional(key.client)) key.client = resolver_.Resolve(h.named.client_end);
-    if (Provisional(key.server)) key.server = resolver_.Resolve(h.named.server_end);
+    if (h.client) key.client = resolver_.Resolve(h.named.client_end);
+    if (h.server) key.server = resolver_.Resolve(h.named.server_end);
+    if (h.via) key.via_service = resolver_.Resolve(h.named.via_end);
+    h.client = Provisional(key.client);
+    h.server = Provisional(key.server);
+    h.via = key.via_service_port != 0 && Provisional(key.via_service);
     const bool expired = now - h.since > kMaxProvisionalHold;
     if (Provisional(key) && !expired) {
       ++it;
@@ -311,7 +318,12 @@ void Agent::PollOnce() {
         return;
       }
       if (provisional_.size() <= config_.max_links) {  // bounded like the link table
-        it->second = HeldLink{*named, delta, now};
+        it->second = HeldLink{*named,
+                              delta,
+                              now,
+                              Provisional(key.client),
+                              Provisional(key.server),
+                              key.via_service_port != 0 && Provisional(key.via_service)};
         return;
       }
       provisional_.erase(it);

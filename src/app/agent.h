@@ -57,6 +57,7 @@ class Agent {
   struct Named {
     links::LinkKey key;
     resolve::Endpoint client_end, server_end;
+    resolve::Endpoint via_end;  // the address the client dialled, when NAT was undone
   };
   // The link a socket's change belongs to; nullopt for sockets not to be mapped.
   std::optional<Named> Resolve(const tracer::ConnectionDelta& delta);
@@ -65,7 +66,8 @@ class Agent {
   // the host or the IP.
   bool Provisional(const resolve::Entity& e) const;
   bool Provisional(const links::LinkKey& k) const {
-    return Provisional(k.client) || Provisional(k.server);
+    return Provisional(k.client) || Provisional(k.server) ||
+           (k.via_service_port != 0 && Provisional(k.via_service));
   }
 
   Config config_;
@@ -96,6 +98,9 @@ class Agent {
     Named named;
     links::LinkDelta sum;
     std::chrono::steady_clock::time_point since;
+    // Which ends were provisional when held: named again until the index is
+    // complete (a host name, say, is final only once the index is).
+    bool client = false, server = false, via = false;
   };
   std::map<links::LinkKey, HeldLink> provisional_;
   std::atomic<std::uint64_t> provisional_exported_{0}, provisional_held_{0};

@@ -46,11 +46,13 @@ KubernetesResolver::KubernetesResolver(k8s::ClusterConfig config, KubernetesOpti
       cgroups_(std::make_shared<const CgroupMap>()) {
   if (!options_.reflector.list_gate)
     options_.reflector.list_gate = std::make_shared<k8s::ListGate>(k8s::kMaxConcurrentLists);
-  for (k8s::WatchedResource& r : k8s::WatchedResources()) {
-    store_.Expect(r);
+  for (const k8s::WatchedResource& r : k8s::WatchedResources()) store_.Expect(r);
+  // The first index is built once every resource is expected: until they list,
+  // an address it does not claim may still be a pod (AddressesSynced() false).
+  PublishNow();
+  for (k8s::WatchedResource& r : k8s::WatchedResources())
     reflectors_.push_back(
         std::make_unique<k8s::Reflector>(client_, std::move(r), &store_, options_.reflector));
-  }
   publisher_ = std::thread([this] { PublisherLoop(); });
   spdlog::info("k8s: watching {} resources at {} ({})", reflectors_.size(),
                client_->config().server, client_->config().source);
