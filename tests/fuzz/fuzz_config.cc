@@ -37,7 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   caretta::app::ParseOutcome outcome = caretta::app::ParseConfig(args, lookup);
   if (outcome.exit_code == -1) {
     // An accepted configuration can describe itself (--check-config).
-    (void)caretta::app::PrometheusGraphUrl(outcome.config);
+    // A graph source is parsed once: none, or an http(s) URL.
+    const std::string& url = outcome.config.graph_prometheus_url;
+    if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) abort();
     const std::string described = caretta::app::Describe(outcome.config);
     if (described.empty()) abort();
   } else if (outcome.exit_code != 0 && outcome.exit_code != 2) {

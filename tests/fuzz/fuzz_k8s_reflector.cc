@@ -107,7 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   k8s::ClusterStore store;
   k8s::ReflectorOptions options;
-  options.page_size = 2;
+  options.limits.page_size = 2;
   options.backoff.initial = options.backoff.max = std::chrono::milliseconds(1);
   {
     k8s::Reflector reflector(client, resource, &store, options);
