@@ -11,6 +11,17 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
+  // First of all: a SIGTERM during start-up then waits for sigwait() below and ends
+  // the agent cleanly. Signals are taken synchronously by this thread; every other
+  // thread inherits the mask and blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
+    std::perror("pthread_sigmask");
+    return 1;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   caretta::app::ParseOutcome parsed = caretta::app::ParseConfig(args, caretta::app::ProcessEnv());
   if (parsed.exit_code >= 0) {
@@ -36,16 +47,6 @@ int main(int argc, char** argv) {
     spdlog::debug("caretta: file descriptor limit {}", limit.soft);
   } catch (const std::exception& e) {
     spdlog::warn("caretta: cannot raise the file descriptor limit: {}", e.what());
-  }
-
-  // Signals are taken synchronously by this thread; every other thread blocks them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
-    std::perror("pthread_sigmask");
-    return 1;
   }
 
   std::unique_ptr<caretta::app::Agent> agent;

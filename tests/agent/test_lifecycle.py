@@ -116,7 +116,10 @@ class LifecycleTest(unittest.TestCase):
                     if agent.poll() is None:
                         agent.kill()
                         agent.wait()
-            self.assertEqual(code, 0, f"round {round_}: exit {code}\n{err[-2000:]}")
+            # 0, or killed by the SIGTERM itself when it came before main() blocked it
+            # (the process image was still loading: nothing had started). Never a
+            # crash (-11, -6), an error exit, or a hang.
+            self.assertIn(code, (0, -signal.SIGTERM), f"round {round_}: exit {code}\n{err[-2000:]}")
             # The web map's files: 200, or 404 in every answer for a build without
             # the map (the sanitizer builds); never both in one run.
             ui = {"/": (200, 404), "/index.html": (200, 404)}
