@@ -54,6 +54,18 @@ def start_agent(port, *extra):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def wait_for_200(port, path, seconds=30):
+    """Waits (bounded) until the agent answers `path` with 200 (an HTTP error
+    status is an OSError too)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+
+
 class Hammer:
     """Clients that request every endpoint in a loop until stopped, recording
     (path, status) of every answer; refused or reset connections are expected
@@ -141,13 +153,7 @@ class LifecycleTest(unittest.TestCase):
         port = free_port()
         agent = start_agent(port)
         try:
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
-                        break
-                except (OSError, urllib.error.HTTPError):
-                    time.sleep(0.1)
+            wait_for_200(port, "/readyz")
             with Hammer(port, threads=4):
                 time.sleep(1)
                 agent.send_signal(signal.SIGTERM)
@@ -176,13 +182,7 @@ class LifecycleTest(unittest.TestCase):
         port = free_port()
         first = start_agent(port)
         try:
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                        break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for_200(port, "/healthz")
             second = start_agent(port)
             code = second.wait(timeout=15)
             err = second.stdout.read()
